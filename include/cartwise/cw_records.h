@@ -1,0 +1,67 @@
+/*
+ * cw_records.h: the plain records that flow from importers and the API into
+ * the store, and from the store into training.
+ *
+ * Strings are borrowed (valid for the duration of the call that receives the
+ * record); money is minor units, CW_MONEY_UNKNOWN where unknown; -1 marks an
+ * unknown integer (inventory untracked, tier level unset).
+ */
+#ifndef CW_RECORDS_H
+#define CW_RECORDS_H
+
+#include <stdint.h>
+
+enum cw_product_flag {
+    CW_FLAG_SIMPLE_VARIANTS = 1u << 0, /* one-click add without choosing */
+    CW_FLAG_ACCESSORY = 1u << 1,
+    CW_FLAG_CONSUMABLE = 1u << 2,
+    CW_FLAG_PROTECTION = 1u << 3, /* prevents returns of what it protects */
+    CW_FLAG_INACTIVE = 1u << 4,   /* draft/archived: never recommended */
+};
+
+struct cw_product_rec {
+    const char *sku;        /* required, unique */
+    const char *group;      /* product the variant belongs to; NULL: sku */
+    const char *title;      /* may be NULL */
+    const char *category;   /* path, '>'-separated; may be NULL */
+    const char *currency;   /* ISO-4217; NULL: store default */
+    const char *attributes; /* "size=M;color=red"; may be NULL */
+    const char *tier_group; /* good/better/best group; may be NULL */
+    int64_t price;          /* minor units; CW_MONEY_UNKNOWN */
+    int64_t cost;           /* minor units; CW_MONEY_UNKNOWN */
+    int64_t inventory;      /* units; -1: untracked */
+    unsigned flags;         /* enum cw_product_flag */
+    int tier_level;         /* 1 good, 2 better, 3 best; 0 none */
+    int pack_size;          /* units per pack; 1 default */
+};
+
+struct cw_order_rec {
+    const char *id;       /* required, unique per store */
+    const char *customer; /* NULL: guest */
+    const char *ts;       /* "YYYY-MM-DD HH:MM:SS" (UTC or store-local) */
+    const char *currency; /* NULL: store default */
+    int64_t shipping;     /* shipping paid; 0 if unknown */
+    int64_t discount;     /* order-level discount total */
+};
+
+struct cw_line_rec {
+    const char *order_id;
+    int line_no;        /* position in the source, stable across re-imports */
+    const char *sku;
+    int64_t qty;        /* > 0 */
+    int64_t unit_price; /* minor units */
+    int64_t unit_cost;  /* CW_MONEY_UNKNOWN if not given */
+    int64_t discount;   /* line discount total */
+};
+
+struct cw_return_rec {
+    const char *id;       /* unique: re-imports add nothing twice */
+    const char *order_id; /* order returned from; may be NULL (UCI) */
+    const char *customer; /* may be NULL */
+    const char *sku;
+    const char *ts;
+    int64_t qty;    /* units returned, > 0 */
+    int64_t amount; /* money refunded, minor units, >= 0 */
+};
+
+#endif

@@ -1,0 +1,109 @@
+/*
+ * cw_store.h: the store, one ops table with a backend per database.
+ *
+ * Like SQLite's VFS: callers see struct cw_store and its ops; the SQLite
+ * backend (embedded default, a file path) and later PostgreSQL (a
+ * postgres:// URL) fill in the table. The schema comes from numbered
+ * migrations applied at open. Writes between begin and commit are one
+ * transaction; rollback leaves nothing behind.
+ *
+ * put_* return 1 when the record was added, 0 when it was already there
+ * (same key: re-imports add nothing twice; products are updated in place and
+ * return 0 when they existed), or a negative CW_E* code.
+ */
+#ifndef CW_STORE_H
+#define CW_STORE_H
+
+#include <stdint.h>
+
+#include "cw_records.h"
+
+struct cw_buf;
+struct cw_store;
+
+/* One order line joined with its order, as training reads it. */
+struct cw_store_line {
+    const char *order_id;
+    const char *customer; /* NULL for guests */
+    const char *ts;
+    const char *sku;
+    int64_t qty;
+    int64_t unit_price;
+    int64_t unit_cost; /* CW_MONEY_UNKNOWN */
+};
+
+struct cw_store_counts {
+    int64_t products, customers, orders, lines, returns, events, decisions,
+        models;
+};
+
+struct cw_model_info {
+    int64_t version;      /* 1, 2, ... */
+    char path[1024];      /* model file */
+    char checksum[17];    /* xxh3-64, hex */
+    char created_at[32];  /* ISO-8601 UTC */
+    int64_t items, customers, baskets;
+};
+
+struct cw_store_ops {
+    const char *name; /* "sqlite", "postgres" */
+    void (*close)(struct cw_store *s);
+    int (*begin)(struct cw_store *s, struct cw_buf *err);
+    int (*commit)(struct cw_store *s, struct cw_buf *err);
+    int (*rollback)(struct cw_store *s, struct cw_buf *err);
+
+    int (*put_product)(struct cw_store *s, const struct cw_product_rec *p,
+                       struct cw_buf *err);
+    int (*put_order)(struct cw_store *s, const struct cw_order_rec *o,
+                     struct cw_buf *err);
+    int (*put_line)(struct cw_store *s, const struct cw_line_rec *l,
+                    struct cw_buf *err);
+    int (*put_return)(struct cw_store *s, const struct cw_return_rec *r,
+                      struct cw_buf *err);
+
+    /* Visit every record; a non-zero return from cb stops and is returned.
+     * Lines come ordered by (order ts, order id, line_no). */
+    int (*scan_products)(struct cw_store *s,
+                         int (*cb)(void *ctx, const struct cw_product_rec *p),
+                         void *ctx, struct cw_buf *err);
+    int (*scan_lines)(struct cw_store *s,
+                      int (*cb)(void *ctx, const struct cw_store_line *l),
+                      void *ctx, struct cw_buf *err);
+    int (*scan_returns)(struct cw_store *s,
+                        int (*cb)(void *ctx, const struct cw_return_rec *r),
+                        void *ctx, struct cw_buf *err);
+
+    int (*counts)(struct cw_store *s, struct cw_store_counts *out,
+                  struct cw_buf *err);
+
+    /* Model registry: add a version row (info->version is assigned and
+     * written back), read the newest (CW_ENOENT when none). */
+    int (*model_add)(struct cw_store *s, struct cw_model_info *info,
+                     struct cw_buf *err);
+    int (*model_latest)(struct cw_store *s, struct cw_model_info *out,
+                        struct cw_buf *err);
+
+    /* Small key/value settings (default margin rate, currency, ...).
+     * get returns CW_ENOENT when unset; *out is owned by the caller. */
+    int (*meta_get)(struct cw_store *s, const char *key, char **out,
+                    struct cw_buf *err);
+    int (*meta_set)(struct cw_store *s, const char *key, const char *value,
+                    struct cw_buf *err);
+};
+
+struct cw_store {
+    const struct cw_store_ops *ops;
+    char *url; /* owned: what was opened */
+};
+
+/* Opens the store named by url: "postgres://..." or "postgresql://..." for
+ * PostgreSQL (CW_EUNSUPPORTED until that backend exists), anything else is a
+ * SQLite file path (created if missing). Applies pending migrations. */
+int cw_store_open(struct cw_store **out, const char *url, struct cw_buf *err);
+void cw_store_close(struct cw_store *s); /* NULL is harmless */
+
+/* Backends (store_sqlite.c, store_pg.c). */
+int cw__store_sqlite_open(struct cw_store **out, const char *path,
+                          struct cw_buf *err);
+
+#endif
