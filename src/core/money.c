@@ -59,7 +59,7 @@ int cw_money_parse(const char *s, size_t n, int exponent, int64_t *out)
             frac++;
             continue;
         }
-        if (v > (INT64_MAX - 9) / 10)
+        if (v > (INT64_MAX - (c - '0')) / 10)
             return CW_ETOOBIG;
         v = v * 10 + (c - '0');
         if (frac >= 0)
@@ -73,6 +73,8 @@ int cw_money_parse(const char *s, size_t n, int exponent, int64_t *out)
             return CW_ETOOBIG;
         v *= 10;
     }
+    if (v > INT64_MAX - round_up)
+        return CW_ETOOBIG;
     v += round_up;
     *out = neg ? -v : v;
     return 0;

@@ -1,0 +1,43 @@
+/*
+ * cw_eval.h: the basket-completion benchmark of BENCHMARK.md section 1.
+ *
+ * Split, universe, cases, hidden item and metrics follow the protocol to the
+ * letter so that `cases` equals the reference script's. Recommendations come
+ * from cw_decide, the function that serves POST /v1/decide.
+ */
+#ifndef CW_EVAL_H
+#define CW_EVAL_H
+
+#include <stddef.h>
+
+#include "cw_train.h"
+
+struct cw_buf;
+struct cw_dataset;
+
+struct cw_eval_opts {
+    unsigned k;        /* 3 */
+    int hidden_hash;   /* 0: last, 1: fnv1a32(basket_id) mod n */
+    struct cw_train_params train;
+};
+
+struct cw_eval_metrics {
+    double hr, ndcg, margin_capture, margin_per_case;
+};
+
+struct cw_eval_result {
+    size_t baskets, train_baskets, cases, items;
+    struct cw_eval_metrics profit;   /* the engine as configured */
+    struct cw_eval_metrics accuracy; /* same pipeline, profit weight off */
+    double train_s, eval_s;
+    double ease_lambda, profit_gamma;
+};
+
+/* Returns the benchmark's assumed margin rate of sku: 0.10 + 0.50 *
+ * (fnv1a32(sku) mod 1001) / 1000. */
+double cw_eval_margin_rate(const char *sku);
+
+int cw_eval_run(const struct cw_dataset *ds, const struct cw_eval_opts *opts,
+                struct cw_eval_result *out, struct cw_buf *err);
+
+#endif
