@@ -99,6 +99,7 @@ int cw_buf_addf(struct cw_buf *b, const char *fmt, ...)
 int cw_buf_add_json_str(struct cw_buf *b, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
+    size_t len0 = b->len; /* a string that does not fit adds nothing */
     int rc = cw_buf_addch(b, '"');
     for (const unsigned char *p = (const unsigned char *)s; !rc && *p; p++) {
         switch (*p) {
@@ -126,7 +127,13 @@ int cw_buf_add_json_str(struct cw_buf *b, const char *s)
             }
         }
     }
-    return rc ? rc : cw_buf_addch(b, '"');
+    if (!rc)
+        rc = cw_buf_addch(b, '"');
+    if (rc && b->buf) {
+        b->len = len0;
+        b->buf[len0] = '\0';
+    }
+    return rc;
 }
 
 char *cw_buf_detach(struct cw_buf *b, size_t *len)
