@@ -1,5 +1,376 @@
-/* placeholder replaced by the CLI dispatcher */
-int main(void)
+/*
+ * main.c: the `cartwise` command: one table of subcommands, global options,
+ * and the helpers every subcommand shares (cli.h).
+ *
+ * As in git.c, main only finds the command and hands it its argv; each
+ * cmd_<name>.c parses its own options. Options every command takes (--db,
+ * --json, --help) may also come before the command name. Exit statuses are
+ * decided here and in the commands, never in the library: 0 success,
+ * 1 failure, 2 usage error.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cartwise/cw_alloc.h"
+#include "cartwise/cw_buf.h"
+#include "cartwise/cw_err.h"
+#include "cartwise/cw_store.h"
+#include "cli/cli.h"
+
+/* Sorted by name: `cartwise help` lists them in this order and lookup
+ * relies on it (the e2e tests check the order). */
+const struct cw_cli_cmd cw_cli_commands[] = {
+    {"eval", cw_cmd_eval, "run the basket-completion benchmark on a lines file",
+     "cartwise eval --lines FILE [--hidden last|hash] [--k N] [--lambda L]\n"
+     "              [--no-blas] [--json]\n"
+     "\n"
+     "  --lines FILE     normalized lines CSV (plain or gzip) with header\n"
+     "                   basket_id,customer_id,ts,sku,qty,unit_price,"
+     "unit_cost\n"
+     "  --hidden MODE    which item of a test basket is hidden: last "
+     "(default)\n"
+     "                   or hash (fnv1a32(basket_id) mod n)\n"
+     "  --k N            recommendations per case, 1..3 (default 3)\n"
+     "  --lambda L       EASE regularization (default: tuned on validation)\n"
+     "  --no-blas        use the plain-C solver instead of LAPACKE\n"
+     "  --json           print one JSON object\n"},
+    {"help", cw_cmd_help, "list the commands, or show how to use one",
+     "cartwise help [COMMAND]\n"},
+    {"import", cw_cmd_import, "import a catalog, order or returns export",
+     "cartwise import --format FORMAT [--skip-bad] [--currency CUR] [--db "
+     "PATH]\n"
+     "                [--json] FILE\n"
+     "\n"
+     "  --format FORMAT  the export's format; `--format help` lists them\n"
+     "  --skip-bad       skip and count malformed rows instead of failing\n"
+     "  --currency CUR   ISO-4217 currency of the file's prices (remembered)\n"
+     "  FILE             CSV/TSV, plain or gzip; '-' for standard input\n"
+     "\n"
+     "The whole file is one transaction: on any error nothing is written.\n"
+     "Importing the same file again adds nothing.\n"},
+    {"recommend", cw_cmd_recommend, "recommend add-ons for a cart",
+     "cartwise recommend --cart SKU[:QTY],... [--customer ID]\n"
+     "                   [--placement product|cart|checkout] [--k N]\n"
+     "                   [--accuracy-only] [--db PATH] [--json]\n"
+     "\n"
+     "  --cart LIST      the cart: comma-separated SKUs, each with an "
+     "optional\n"
+     "                   quantity (default 1), e.g. 85123A:2,71053\n"
+     "  --customer ID    the shopper, for personal history (default: "
+     "anonymous)\n"
+     "  --placement P    where the add-ons show (default cart)\n"
+     "  --k N            at most N add-ons, 1..3 (default 3)\n"
+     "  --accuracy-only  rank by acceptance probability alone, not profit\n"},
+    {"train", cw_cmd_train, "train a new model version from the store",
+     "cartwise train [--margin-rate R] [--top-m N] [--lambda L] [--no-blas]\n"
+     "               [--currency CUR] [--db PATH] [--json]\n"
+     "\n"
+     "  --margin-rate R  margin rate assumed where costs are unknown, 0..1\n"
+     "                   (default 0.30; remembered for later runs)\n"
+     "  --top-m N        neighbours kept per item (default 100)\n"
+     "  --lambda L       EASE regularization (default: tuned on validation)\n"
+     "  --no-blas        use the plain-C solver instead of LAPACKE\n"
+     "  --currency CUR   currency of the store's prices (default: the one\n"
+     "                   given to import, else USD)\n"},
+    {"version", cw_cmd_version, "print the version",
+     "cartwise version [--json]\n"},
+};
+const size_t cw_cli_ncommands =
+    sizeof(cw_cli_commands) / sizeof(cw_cli_commands[0]);
+
+static const char global_usage[] =
+    "usage: cartwise [--db PATH] [--json] COMMAND [ARGS]\n";
+
+static const struct cw_cli_cmd *find_command(const char *name)
 {
+    size_t lo = 0, hi = cw_cli_ncommands;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(name, cw_cli_commands[mid].name);
+        if (c == 0)
+            return &cw_cli_commands[mid];
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return NULL;
+}
+
+static void list_commands(FILE *f)
+{
+    fputs(global_usage, f);
+    fputs("\ncommands:\n", f);
+    for (size_t i = 0; i < cw_cli_ncommands; i++)
+        fprintf(f, "  %-10s %s\n", cw_cli_commands[i].name,
+                cw_cli_commands[i].help);
+    fputs("\nglobal options:\n"
+          "  --db PATH  the store (default ./" CW_CLI_DEFAULT_DB
+          ", or $CARTWISE_DB)\n"
+          "  --json     machine-readable output on stdout\n"
+          "\nsee 'cartwise help COMMAND' for the options of one.\n",
+          f);
+}
+
+void cw_cli_print_usage(const struct cw_cli_cmd *cmd, FILE *f)
+{
+    fprintf(f, "usage: %s", cmd->usage);
+}
+
+int cw_cmd_help(int argc, char **argv, struct cw_cli *cli)
+{
+    static const struct option opts[] = {CW_CLI_COMMON_OPTIONS,
+                                         {NULL, 0, NULL, 0}};
+    int c, rc;
+    cw_cli_getopt_reset();
+    while ((c = getopt_long(argc, argv, CW_CLI_SHORTOPTS, opts, NULL)) != -1)
+        if ((rc = cw_cli_common_opt(cli, c, argv)) != CW_CLI_CONTINUE)
+            return rc;
+    if (optind + 1 < argc)
+        return cw_cli_usage_error(cli, "too many arguments");
+    if (optind < argc) {
+        const struct cw_cli_cmd *cmd = find_command(argv[optind]);
+        if (!cmd) {
+            fprintf(stderr, "cartwise: unknown command '%s'\n", argv[optind]);
+            fputs("see 'cartwise help' for the list\n", stderr);
+            return CW_EXIT_USAGE;
+        }
+        fprintf(stdout, "cartwise %s: %s\n\n", cmd->name, cmd->help);
+        cw_cli_print_usage(cmd, stdout);
+        return fflush(stdout) ? CW_EXIT_FAIL : CW_EXIT_OK;
+    }
+    if (cli->json) {
+        struct cw_buf b = CW_BUF_INIT;
+        cw_buf_adds(&b, "{\"commands\":[");
+        for (size_t i = 0; i < cw_cli_ncommands; i++) {
+            cw_buf_adds(&b, i ? ",{\"name\":" : "{\"name\":");
+            cw_buf_add_json_str(&b, cw_cli_commands[i].name);
+            cw_buf_adds(&b, ",\"help\":");
+            cw_buf_add_json_str(&b, cw_cli_commands[i].help);
+            cw_buf_addch(&b, '}');
+        }
+        cw_buf_adds(&b, "]}");
+        rc = cw_cli_emit(&b);
+        cw_buf_release(&b);
+        return rc;
+    }
+    list_commands(stdout);
+    return fflush(stdout) ? CW_EXIT_FAIL : CW_EXIT_OK;
+}
+
+int cw_cmd_version(int argc, char **argv, struct cw_cli *cli)
+{
+    static const struct option opts[] = {CW_CLI_COMMON_OPTIONS,
+                                         {NULL, 0, NULL, 0}};
+    int c, rc;
+    cw_cli_getopt_reset();
+    while ((c = getopt_long(argc, argv, CW_CLI_SHORTOPTS, opts, NULL)) != -1)
+        if ((rc = cw_cli_common_opt(cli, c, argv)) != CW_CLI_CONTINUE)
+            return rc;
+    if (optind < argc)
+        return cw_cli_usage_error(cli, "unexpected argument '%s'",
+                                  argv[optind]);
+    struct cw_buf b = CW_BUF_INIT;
+    if (cli->json)
+        cw_buf_adds(&b, "{\"version\":\"" CW_VERSION "\"}");
+    else
+        cw_buf_adds(&b, "cartwise " CW_VERSION);
+    rc = cw_cli_emit(&b);
+    cw_buf_release(&b);
+    return rc;
+}
+
+/* ---- helpers shared by the commands (cli.h) ---- */
+
+void cw_cli_getopt_reset(void)
+{
+    optind = 0; /* glibc: 0 re-initializes getopt completely */
+    opterr = 0; /* the messages are ours */
+}
+
+int cw_cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("cartwise: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return CW_EXIT_FAIL;
+}
+
+int cw_cli_usage_error(const struct cw_cli *cli, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("cartwise: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    if (cli->cmd)
+        cw_cli_print_usage(cli->cmd, stderr);
+    else
+        fputs(global_usage, stderr);
+    return CW_EXIT_USAGE;
+}
+
+int cw_cli_common_opt(struct cw_cli *cli, int c, char **argv)
+{
+    switch (c) {
+    case CW_OPT_DB:
+        if (!*optarg)
+            return cw_cli_usage_error(cli, "--db needs a path");
+        cli->db = optarg;
+        return CW_CLI_CONTINUE;
+    case CW_OPT_JSON:
+        cli->json = 1;
+        return CW_CLI_CONTINUE;
+    case 'h':
+    case CW_OPT_HELP:
+        fprintf(stdout, "cartwise %s: %s\n\n", cli->cmd->name, cli->cmd->help);
+        cw_cli_print_usage(cli->cmd, stdout);
+        return fflush(stdout) ? CW_EXIT_FAIL : CW_EXIT_OK;
+    case ':':
+        return cw_cli_usage_error(cli, "option '%s' needs a value",
+                                  argv[optind - 1]);
+    case '?':
+        if (optopt > 0 && optopt < 0x80 && isprint(optopt))
+            return cw_cli_usage_error(cli, "unknown option '-%c'", optopt);
+        if (optopt)
+            return cw_cli_usage_error(cli, "option '%s' takes no value",
+                                      argv[optind - 1]);
+        return cw_cli_usage_error(cli, "unknown option '%s'", argv[optind - 1]);
+    default:
+        return cw_cli_usage_error(cli, "unhandled option %d", c);
+    }
+}
+
+int cw_cli_open_store(const struct cw_cli *cli, struct cw_store **out)
+{
+    struct cw_buf err = CW_BUF_INIT;
+    int rc = cw_store_open(out, cli->db, &err);
+    if (rc < 0) {
+        *out = NULL;
+        cw_cli_error("cannot open the store '%s': %s", cli->db,
+                     err.len ? cw_buf_str(&err) : cw_strerror(rc));
+        cw_buf_release(&err);
+        return CW_EXIT_FAIL;
+    }
+    cw_buf_release(&err);
+    return CW_EXIT_OK;
+}
+
+int cw_cli_parse_double(const char *s, double *out)
+{
+    char *end;
+    if (!s || !*s || isspace((unsigned char)*s))
+        return -1;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (*end || errno || !isfinite(v))
+        return -1;
+    *out = v;
     return 0;
+}
+
+int cw_cli_parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+    if (!s || !isdigit((unsigned char)*s))
+        return -1;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end || errno)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int cw_cli_valid_currency(const char *s)
+{
+    for (int i = 0; i < 3; i++)
+        if (s[i] < 'A' || s[i] > 'Z')
+            return 0;
+    return s[3] == '\0';
+}
+
+int cw_cli_emit(const struct cw_buf *b)
+{
+    fwrite(cw_buf_str(b), 1, b->len, stdout);
+    fputc('\n', stdout);
+    if (fflush(stdout) || ferror(stdout))
+        return cw_cli_error("cannot write the output: %s", strerror(errno));
+    return CW_EXIT_OK;
+}
+
+double cw_cli_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void cw_cli_json_key(struct cw_buf *b, const char *key)
+{
+    cw_buf_add_json_str(b, key);
+    cw_buf_addch(b, ':');
+}
+
+void cw_cli_json_money(struct cw_buf *b, int64_t minor, const char *currency)
+{
+    cw_buf_addf(b, "{\"amount\":%lld,\"currency\":", (long long)minor);
+    cw_buf_add_json_str(b, currency);
+    cw_buf_addch(b, '}');
+}
+
+/* ---- dispatch ---- */
+
+int main(int argc, char **argv)
+{
+    struct cw_cli cli = {NULL, 0, NULL};
+    const char *env = getenv("CARTWISE_DB");
+    cli.db = env && *env ? env : CW_CLI_DEFAULT_DB;
+
+    /* global options before the command name */
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--")) {
+            i++;
+            break;
+        } else if (!strcmp(a, "--json")) {
+            cli.json = 1;
+        } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            list_commands(stdout);
+            return fflush(stdout) ? CW_EXIT_FAIL : CW_EXIT_OK;
+        } else if (!strcmp(a, "--version")) {
+            puts("cartwise " CW_VERSION);
+            return fflush(stdout) ? CW_EXIT_FAIL : CW_EXIT_OK;
+        } else if (!strncmp(a, "--db=", 5) && a[5]) {
+            cli.db = a + 5;
+        } else if (!strcmp(a, "--db")) {
+            if (i + 1 >= argc || !*argv[i + 1])
+                return cw_cli_usage_error(&cli, "option '--db' needs a value");
+            cli.db = argv[++i];
+        } else {
+            return cw_cli_usage_error(&cli, "unknown option '%s'", a);
+        }
+    }
+    if (i >= argc) {
+        fputs("cartwise: no command given\n", stderr);
+        list_commands(stderr);
+        return CW_EXIT_USAGE;
+    }
+    cli.cmd = find_command(argv[i]);
+    if (!cli.cmd) {
+        fprintf(stderr, "cartwise: unknown command '%s'\n", argv[i]);
+        fputs("see 'cartwise help' for the list\n", stderr);
+        return CW_EXIT_USAGE;
+    }
+    return cli.cmd->fn(argc - i, argv + i, &cli);
 }
