@@ -64,4 +64,68 @@ struct cw_return_rec {
     int64_t amount; /* money refunded, minor units, >= 0 */
 };
 
+/* A storefront event (DESIGN.md section 3). Idempotent by id. */
+#define CW_EVENT_TYPES(X)                                                      \
+    X(ADD_TO_CART, "add_to_cart")                                              \
+    X(CART_VIEW, "cart_view")                                                  \
+    X(CHECKOUT_START, "checkout_start")                                        \
+    X(CHECKOUT_STEP, "checkout_step")                                          \
+    X(CLICK, "click")                                                          \
+    X(IMPRESSION, "impression")                                                \
+    X(OFFER_ACCEPT, "offer_accept")                                            \
+    X(PURCHASE, "purchase")                                                    \
+    X(REMOVE_FROM_CART, "remove_from_cart")                                    \
+    X(SEARCH, "search")                                                        \
+    X(VIEW, "view")
+
+enum cw_event_type {
+#define CW__EVENT_ENUM(e, name) CW_EVENT_##e,
+    CW_EVENT_TYPES(CW__EVENT_ENUM)
+#undef CW__EVENT_ENUM
+        CW_EVENT__COUNT
+};
+
+struct cw_event_rec {
+    const char *id;       /* required, unique: replays add nothing */
+    const char *type;     /* one of CW_EVENT_TYPES' names */
+    const char *session;  /* required */
+    const char *customer; /* NULL: anonymous */
+    const char *ts;       /* ISO-8601 */
+    const char *sku;      /* the product concerned; may be NULL */
+    const char *decision_id; /* decision that showed it; may be NULL */
+    const char *placement;   /* product|cart|checkout; may be NULL */
+    const char *reason;      /* reason code of a shown add-on; may be NULL */
+    const char *order_id;    /* purchase: the order; may be NULL */
+    int64_t value;        /* purchase: order value; offer: discount; minor */
+    int64_t profit;       /* purchase: order margin if known, else
+                             CW_MONEY_UNKNOWN */
+    const char *payload;  /* the whole event as JSON text; may be NULL */
+};
+
+/* One logged decision: what was shown, to whom, in which arm. */
+struct cw_decision_rec {
+    const char *id;         /* unique */
+    const char *session;
+    const char *customer;   /* may be NULL */
+    const char *experiment; /* may be NULL: no experiment running */
+    const char *arm;        /* arm name; "none" without experiment */
+    const char *placement;
+    const char *ts;
+    int64_t model_version;
+    int64_t cart_value;     /* minor units */
+    const char *shown;      /* JSON array: [{sku, p, propensity, reason}] */
+    const char *request;    /* JSON text, may be NULL */
+};
+
+/* An API key, stored hashed: hash = hex HMAC-SHA256(server pepper, key). */
+struct cw_key_rec {
+    const char *id;         /* public prefix shown in logs, e.g. pk_live_ab12 */
+    const char *kind;       /* "public" or "secret" */
+    const char *hash;
+    const char *created_at;
+    const char *origins;    /* public keys: allowed CORS origins, space
+                               separated; may be NULL */
+    int revoked;
+};
+
 #endif

@@ -83,6 +83,30 @@ struct cw_store_ops {
     int (*model_latest)(struct cw_store *s, struct cw_model_info *out,
                         struct cw_buf *err);
 
+    /* Events, decisions, keys, webhook deliveries (put: 1 added, 0 already
+     * there by id). Scans visit in (ts, id) order. */
+    int (*put_event)(struct cw_store *s, const struct cw_event_rec *e,
+                     struct cw_buf *err);
+    int (*put_decision)(struct cw_store *s, const struct cw_decision_rec *d,
+                        struct cw_buf *err);
+    int (*scan_events)(struct cw_store *s,
+                       int (*cb)(void *ctx, const struct cw_event_rec *e),
+                       void *ctx, struct cw_buf *err);
+    int (*scan_decisions)(struct cw_store *s,
+                          int (*cb)(void *ctx,
+                                    const struct cw_decision_rec *d),
+                          void *ctx, struct cw_buf *err);
+    int (*put_key)(struct cw_store *s, const struct cw_key_rec *k,
+                   struct cw_buf *err);
+    /* Finds the key whose hash is hash; CW_ENOENT when none. The record's
+     * strings stay valid until the next call on s. */
+    int (*find_key)(struct cw_store *s, const char *hash,
+                    struct cw_key_rec *out, struct cw_buf *err);
+    /* Records a webhook delivery id (dedupe); body kept for reprocessing. */
+    int (*put_webhook)(struct cw_store *s, const char *id, const char *topic,
+                       const char *shop, const char *body,
+                       struct cw_buf *err);
+
     /* Small key/value settings (default margin rate, currency, ...).
      * get returns CW_ENOENT when unset; *out is owned by the caller. */
     int (*meta_get)(struct cw_store *s, const char *key, char **out,

@@ -1,0 +1,985 @@
+/*
+ * store_sqlite.c: the embedded SQLite backend of the store (see cw_store.h).
+ *
+ * One connection per struct cw_store, not shared between threads. The
+ * database runs in WAL mode with synchronous=NORMAL (a crash may lose the
+ * last commits but never corrupts), foreign keys on and a 5 s busy timeout
+ * so that an importer and a server can share the file. Every statement is
+ * prepared once at open, from one table, and reset after each use so that
+ * no finished scan keeps a read snapshot open.
+ *
+ * Unknown values are NULL in the database and come back as the records'
+ * markers: money CW_MONEY_UNKNOWN, inventory -1. A product upsert only adds
+ * or overwrites what the new record knows (COALESCE): an order import that
+ * knows a price but no cost must not erase the catalog's cost. For the
+ * integer fields that have no unknown marker, the "nothing said" values are
+ * treated the same way: flags 0, tier level <= 0 and pack size <= 0 keep
+ * what is stored (and read back as 0, 0 and 1 when nothing ever was).
+ *
+ * Inserts of orders, lines, returns, events, decisions and webhook
+ * deliveries use ON CONFLICT DO NOTHING rather than INSERT OR IGNORE: OR
+ * IGNORE would also silently skip rows that fail a CHECK or NOT NULL
+ * constraint, and a bad quantity must be an error, not a duplicate.
+ */
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cartwise/cw_alloc.h"
+#include "cartwise/cw_buf.h"
+#include "cartwise/cw_err.h"
+#include "cartwise/cw_money.h"
+#include "cartwise/cw_store.h"
+#include "store/migrations.h"
+
+#define NOW_SQL "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
+
+/* X(NAME, sql): every statement the backend runs after open. */
+#define STMTS(X)                                                               \
+    X(BEGIN, "BEGIN IMMEDIATE")                                                \
+    X(COMMIT, "COMMIT")                                                        \
+    X(ROLLBACK, "ROLLBACK")                                                    \
+    X(SP_BEGIN, "SAVEPOINT cw_put")                                            \
+    X(SP_RELEASE, "RELEASE cw_put")                                            \
+    X(SP_ROLLBACK, "ROLLBACK TO cw_put")                                       \
+    X(PRODUCT_EXISTS, "SELECT 1 FROM products WHERE sku = ?1")                 \
+    X(PRODUCT_PUT,                                                             \
+      "INSERT INTO products(sku, grp, title, category, currency, attributes, " \
+      "tier_group, price, cost, inventory, flags, tier_level, pack_size, "     \
+      "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "     \
+      "?12, ?13, " NOW_SQL ") ON CONFLICT(sku) DO UPDATE SET "                 \
+      "grp = COALESCE(excluded.grp, products.grp), "                           \
+      "title = COALESCE(excluded.title, products.title), "                     \
+      "category = COALESCE(excluded.category, products.category), "            \
+      "currency = COALESCE(excluded.currency, products.currency), "            \
+      "attributes = COALESCE(excluded.attributes, products.attributes), "      \
+      "tier_group = COALESCE(excluded.tier_group, products.tier_group), "      \
+      "price = COALESCE(excluded.price, products.price), "                     \
+      "cost = COALESCE(excluded.cost, products.cost), "                        \
+      "inventory = COALESCE(excluded.inventory, products.inventory), "         \
+      "flags = COALESCE(excluded.flags, products.flags), "                     \
+      "tier_level = COALESCE(excluded.tier_level, products.tier_level), "      \
+      "pack_size = COALESCE(excluded.pack_size, products.pack_size), "         \
+      "updated_at = excluded.updated_at")                                      \
+    X(ORDER_PUT,                                                               \
+      "INSERT INTO orders(id, customer_id, ts, currency, shipping, discount, " \
+      "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, " NOW_SQL ") "              \
+      "ON CONFLICT(id) DO NOTHING")                                            \
+    X(CUSTOMER_TOUCH,                                                          \
+      "INSERT INTO customers(id, first_order_ts, last_order_ts, order_count) " \
+      "VALUES (?1, ?2, ?2, 1) ON CONFLICT(id) DO UPDATE SET "                  \
+      "first_order_ts = min(COALESCE(customers.first_order_ts, "               \
+      "excluded.first_order_ts), excluded.first_order_ts), "                   \
+      "last_order_ts = max(COALESCE(customers.last_order_ts, "                 \
+      "excluded.last_order_ts), excluded.last_order_ts), "                     \
+      "order_count = customers.order_count + 1")                               \
+    X(LINE_PUT,                                                                \
+      "INSERT INTO order_lines(order_id, line_no, sku, qty, unit_price, "      \
+      "unit_cost, discount) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "              \
+      "ON CONFLICT(order_id, line_no) DO NOTHING")                             \
+    X(RETURN_PUT,                                                              \
+      "INSERT INTO returns(id, order_id, customer_id, sku, ts, qty, amount) "  \
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(id) DO NOTHING")        \
+    X(SCAN_PRODUCTS,                                                           \
+      "SELECT sku, grp, title, category, currency, attributes, tier_group, "   \
+      "price, cost, inventory, flags, tier_level, pack_size FROM products "    \
+      "ORDER BY sku")                                                          \
+    X(SCAN_LINES,                                                              \
+      "SELECT o.id, o.customer_id, o.ts, l.sku, l.qty, l.unit_price, "         \
+      "l.unit_cost FROM orders o JOIN order_lines l ON l.order_id = o.id "     \
+      "ORDER BY o.ts, o.id, l.line_no")                                        \
+    X(SCAN_RETURNS,                                                            \
+      "SELECT id, order_id, customer_id, sku, ts, qty, amount FROM returns "   \
+      "ORDER BY ts, id")                                                       \
+    X(COUNTS,                                                                  \
+      "SELECT (SELECT count(*) FROM products), "                               \
+      "(SELECT count(*) FROM customers), (SELECT count(*) FROM orders), "      \
+      "(SELECT count(*) FROM order_lines), (SELECT count(*) FROM returns), "   \
+      "(SELECT count(*) FROM events), (SELECT count(*) FROM decisions), "      \
+      "(SELECT count(*) FROM model_versions)")                                 \
+    X(MODEL_ADD,                                                               \
+      "INSERT INTO model_versions(path, checksum, created_at, items, "         \
+      "customers, baskets) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")                   \
+    X(MODEL_LATEST,                                                            \
+      "SELECT version, path, checksum, created_at, items, customers, baskets " \
+      "FROM model_versions ORDER BY version DESC LIMIT 1")                     \
+    X(EVENT_PUT,                                                               \
+      "INSERT INTO events(id, session_id, customer_id, ts, type, sku, "        \
+      "decision_id, placement, reason, order_id, value, profit, payload) "     \
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) "       \
+      "ON CONFLICT(id) DO NOTHING")                                            \
+    X(SCAN_EVENTS,                                                             \
+      "SELECT id, type, session_id, customer_id, ts, sku, decision_id, "       \
+      "placement, reason, order_id, value, profit, payload FROM events "       \
+      "ORDER BY ts, id")                                                       \
+    X(DECISION_PUT,                                                            \
+      "INSERT INTO decisions(id, session_id, customer_id, experiment, arm, "   \
+      "placement, ts, model_version, cart_value, shown, request) "             \
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "                 \
+      "ON CONFLICT(id) DO NOTHING")                                            \
+    X(SCAN_DECISIONS,                                                          \
+      "SELECT id, session_id, customer_id, experiment, arm, placement, ts, "   \
+      "model_version, cart_value, shown, request FROM decisions "              \
+      "ORDER BY ts, id")                                                       \
+    X(KEY_HASH, "SELECT hash FROM api_keys WHERE id = ?1")                     \
+    X(KEY_INSERT,                                                              \
+      "INSERT INTO api_keys(id, kind, hash, created_at, origins, revoked) "    \
+      "VALUES (?1, ?2, ?3, COALESCE(?4, " NOW_SQL "), ?5, ?6)")                \
+    X(KEY_UPDATE, "UPDATE api_keys SET origins = COALESCE(?2, origins), "      \
+                  "revoked = max(revoked, ?3) WHERE id = ?1")                  \
+    X(KEY_FIND,                                                                \
+      "SELECT id, kind, hash, created_at, origins, revoked FROM api_keys "     \
+      "WHERE hash = ?1")                                                       \
+    X(WEBHOOK_PUT,                                                             \
+      "INSERT INTO webhooks(id, topic, shop, body, received_at) "              \
+      "VALUES (?1, ?2, ?3, ?4, " NOW_SQL ") ON CONFLICT(id) DO NOTHING")       \
+    X(META_GET, "SELECT value FROM meta WHERE key = ?1")                       \
+    X(META_SET, "INSERT INTO meta(key, value) VALUES (?1, ?2) "                \
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value")       \
+    X(META_DEL, "DELETE FROM meta WHERE key = ?1")
+
+enum stmt {
+#define STMT_ENUM(name, sql) ST_##name,
+    STMTS(STMT_ENUM)
+#undef STMT_ENUM
+        ST__COUNT
+};
+
+static const char *const stmt_sql[ST__COUNT] = {
+#define STMT_SQL(name, sql) [ST_##name] = sql,
+    STMTS(STMT_SQL)
+#undef STMT_SQL
+};
+
+/* What find_key's record points at, kept until the next find_key. */
+struct key_copy {
+    char *id, *kind, *hash, *created_at, *origins;
+};
+
+struct sq {
+    struct cw_store base; /* first: a struct cw_store * is a struct sq * */
+    sqlite3 *db;
+    sqlite3_stmt *st[ST__COUNT];
+    struct key_copy key;
+};
+
+static const char *const event_types[] = {
+#define EVENT_NAME(e, name) name,
+    CW_EVENT_TYPES(EVENT_NAME)
+#undef EVENT_NAME
+};
+
+static struct sq *sq_of(struct cw_store *s)
+{
+    return (struct sq *)s;
+}
+
+static int code_of(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return CW_EBUSY;
+    case SQLITE_NOMEM:
+        return CW_ENOMEM;
+    }
+    return CW_ESTORE;
+}
+
+/* Fails with the code for rc and "SUBJECT: sqlite's message". Must run
+ * before any other statement replaces the connection's message. */
+static int sqerr(struct sq *q, int rc, struct cw_buf *err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int sqerr(struct sq *q, int rc, struct cw_buf *err, const char *fmt, ...)
+{
+    char subject[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(subject, sizeof(subject), fmt, ap);
+    va_end(ap);
+    return cw_err(err, code_of(rc), "%s: %s", subject, sqlite3_errmsg(q->db));
+}
+
+static void finish(sqlite3_stmt *st)
+{
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+}
+
+/* Positional binding that keeps the first failure, so a put binds all its
+ * parameters and checks once. Strings are SQLITE_STATIC: every statement is
+ * reset before the put that bound them returns. */
+struct bind {
+    sqlite3_stmt *st;
+    int i;
+    int rc;
+};
+
+static void bind_rc(struct bind *b, int rc)
+{
+    if (b->rc == SQLITE_OK)
+        b->rc = rc;
+}
+
+static void bind_text(struct bind *b, const char *s)
+{
+    ++b->i;
+    bind_rc(b, s ? sqlite3_bind_text(b->st, b->i, s, -1, SQLITE_STATIC)
+                 : sqlite3_bind_null(b->st, b->i));
+}
+
+/* Binds v, or NULL when unknown is set. */
+static void bind_int(struct bind *b, int64_t v, int unknown)
+{
+    ++b->i;
+    bind_rc(b, unknown ? sqlite3_bind_null(b->st, b->i)
+                       : sqlite3_bind_int64(b->st, b->i, v));
+}
+
+static void bind_money(struct bind *b, int64_t v)
+{
+    bind_int(b, v, v == CW_MONEY_UNKNOWN);
+}
+
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+    return (const char *)sqlite3_column_text(st, i);
+}
+
+static int64_t col_int(sqlite3_stmt *st, int i, int64_t if_null)
+{
+    if (sqlite3_column_type(st, i) == SQLITE_NULL)
+        return if_null;
+    return sqlite3_column_int64(st, i);
+}
+
+/* Runs a bound statement that returns no rows. Returns 0 or a CW_E* code
+ * with "SUBJECT: ..." in err; the statement is reset either way. */
+static int run(struct sq *q, struct bind *b, struct cw_buf *err,
+               const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int run(struct sq *q, struct bind *b, struct cw_buf *err,
+               const char *fmt, ...)
+{
+    int rc = b->rc == SQLITE_OK ? sqlite3_step(b->st) : b->rc;
+    int code = 0;
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        char subject[512];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(subject, sizeof(subject), fmt, ap);
+        va_end(ap);
+        code = sqerr(q, rc, err, "%s", subject);
+    }
+    finish(b->st);
+    return code;
+}
+
+static int run_plain(struct sq *q, enum stmt which, struct cw_buf *err,
+                     const char *what)
+{
+    struct bind b = {q->st[which], 0, SQLITE_OK};
+    return run(q, &b, err, "%s", what);
+}
+
+static void key_copy_release(struct key_copy *k)
+{
+    cw_free(k->id);
+    cw_free(k->kind);
+    cw_free(k->hash);
+    cw_free(k->created_at);
+    cw_free(k->origins);
+    memset(k, 0, sizeof(*k));
+}
+
+static void sq_close(struct cw_store *s)
+{
+    struct sq *q = sq_of(s);
+    key_copy_release(&q->key);
+    for (int i = 0; i < ST__COUNT; i++)
+        sqlite3_finalize(q->st[i]);
+    sqlite3_close_v2(q->db);
+    cw_free(q->base.url);
+    cw_free(q);
+}
+
+static int sq_begin(struct cw_store *s, struct cw_buf *err)
+{
+    return run_plain(sq_of(s), ST_BEGIN, err, "begin transaction");
+}
+
+static int sq_commit(struct cw_store *s, struct cw_buf *err)
+{
+    return run_plain(sq_of(s), ST_COMMIT, err, "commit");
+}
+
+/* Rolling back with no transaction open is harmless: error paths call it
+ * without knowing how far they got (a failed COMMIT leaves one open). */
+static int sq_rollback(struct cw_store *s, struct cw_buf *err)
+{
+    struct sq *q = sq_of(s);
+    if (sqlite3_get_autocommit(q->db))
+        return 0;
+    return run_plain(q, ST_ROLLBACK, err, "rollback");
+}
+
+static int product_exists(struct sq *q, const char *sku, struct cw_buf *err)
+{
+    struct bind b = {q->st[ST_PRODUCT_EXISTS], 0, SQLITE_OK};
+    bind_text(&b, sku);
+    int rc = b.rc == SQLITE_OK ? sqlite3_step(b.st) : b.rc;
+    int code = rc == SQLITE_ROW ? 1 : 0;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        code = sqerr(q, rc, err, "product '%s'", sku);
+    finish(b.st);
+    return code;
+}
+
+static int sq_put_product(struct cw_store *s, const struct cw_product_rec *p,
+                          struct cw_buf *err)
+{
+    struct sq *q = sq_of(s);
+    if (!p->sku || !*p->sku)
+        return cw_err(err, CW_EINVAL, "product without a sku");
+    int existed = product_exists(q, p->sku, err);
+    if (existed < 0)
+        return existed;
+    struct bind b = {q->st[ST_PRODUCT_PUT], 0, SQLITE_OK};
+    bind_text(&b, p->sku);
+    bind_text(&b, p->group);
+    bind_text(&b, p->title);
+    bind_text(&b, p->category);
+    bind_text(&b, p->currency);
+    bind_text(&b, p->attributes);
+    bind_text(&b, p->tier_group);
+    bind_money(&b, p->price);
+    bind_money(&b, p->cost);
+    bind_int(&b, p->inventory, p->inventory == -1);
+    bind_int(&b, p->flags, p->flags == 0);
+    bind_int(&b, p->tier_level, p->tier_level <= 0);
+    bind_int(&b, p->pack_size, p->pack_size <= 0);
+    int code = run(q, &b, err, "product '%s'", p->sku);
+    return code ? code : !existed;
+}
+
+/* Inserts the order and, when it is new, counts it for its customer; the
+ * two writes are one savepoint so a failure leaves neither. */
+static int sq_put_order(struct cw_store *s, const struct cw_order_rec *o,
+                        struct cw_buf *err)
+{
+    struct sq *q = sq_of(s);
+    if (!o->id || !*o->id)
+        return cw_err(err, CW_EINVAL, "order without an id");
+    int code = run_plain(q, ST_SP_BEGIN, err, "order savepoint");
+    if (code)
+        return code;
+    struct bind b = {q->st[ST_ORDER_PUT], 0, SQLITE_OK};
+    bind_text(&b, o->id);
+    bind_text(&b, o->customer);
+    bind_text(&b, o->ts);
+    bind_text(&b, o->currency);
+    bind_money(&b, o->shipping);
+    bind_money(&b, o->discount);
+    code = run(q, &b, err, "order '%s'", o->id);
+    int added = !code && sqlite3_changes(q->db) > 0;
+    if (added && o->customer) {
+        struct bind c = {q->st[ST_CUSTOMER_TOUCH], 0, SQLITE_OK};
+        bind_text(&c, o->customer);
+        bind_text(&c, o->ts);
+        code =
+            run(q, &c, err, "customer '%s' of order '%s'", o->customer, o->id);
+    }
+    if (code) {
+        run_plain(q, ST_SP_ROLLBACK, NULL, "order savepoint");
+        run_plain(q, ST_SP_RELEASE, NULL, "order savepoint");
+        return code;
+    }
+    code = run_plain(q, ST_SP_RELEASE, err, "order savepoint");
+    return code ? code : added;
+}
+
+static int sq_put_line(struct cw_store *s, const struct cw_line_rec *l,
+                       struct cw_buf *err)
+{
+    struct sq *q = sq_of(s);
+    if (!l->order_id || !l->sku)
+        return cw_err(err, CW_EINVAL, "order line %s:%d without %s",
+                      l->order_id ? l->order_id : "?", l->line_no,
+                      l->order_id ? "a sku" : "an order id");
+    struct bind b = {q->st[ST_LINE_PUT], 0, SQLITE_OK};
+    bind_text(&b, l->order_id);
+    bind_int(&b, l->line_no, 0);
+    bind_text(&b, l->sku);
+    bind_int(&b, l->qty, 0);
+    bind_money(&b, l->unit_price);
+    bind_money(&b, l->unit_cost);
+    bind_money(&b, l->discount);
+    int code = run(q, &b, err, "order line %s:%d", l->order_id, l->line_no);
+    return code ? code : sqlite3_changes(q->db) > 0;
+}
+
+static int sq_put_return(struct cw_store *s, const struct cw_return_rec *r,
+                         struct cw_buf *err)
+{
+    struct sq *q = sq_of(s);
+    if (!r->id || !r->sku)
+        return cw_err(err, CW_EINVAL, "return '%s' without %s",
+                      r->id ? r->id : "?", r->id ? "a sku" : "an id");
+    struct bind b = {q->st[ST_RETURN_PUT], 0, SQLITE_OK};
+    bind_text(&b, r->id);
+    bind_text(&b, r->order_id);
+    bind_text(&b, r->customer);
+    bind_text(&b, r->sku);
+    bind_text(&b, r->ts);
+    bind_int(&b, r->qty, 0);
+    bind_money(&b, r->amount);
+    int code = run(q, &b, err, "return '%s'", r->id);
+    return code ? code : sqlite3_changes(q->db) > 0;
+}
+
+/* Starts a scan; a callback that scans the same table again would reset the
+ * statement under its caller, so that is refused. */
+static int scan_start(struct sq *q, sqlite3_stmt *st, const char *what,
+                      struct cw_buf *err)
+{
+    if (sqlite3_stmt_busy(st))
+        return cw_err(err, CW_EBUSY, "scan of %s already in progress", what);
+    return 0;
+}
+
+/* Ends a scan whose last step returned rc (or whose callback returned
+ * stop, non-zero). */
+static int scan_end(struct sq *q, sqlite3_stmt *st, int rc, int stop,
+                    const char *what, struct cw_buf *err)
+{
+    int code = stop;
+    if (!stop && rc != SQLITE_DONE)
+        code = sqerr(q, rc, err, "scanning %s", what);
+    sqlite3_reset(st);
+    return code;
+}
+
+static int sq_scan_products(struct cw_store *s,
+                            int (*cb)(void *ctx,
+                                      const struct cw_product_rec *p),
+                            void *ctx, struct cw_buf *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st = q->st[ST_SCAN_PRODUCTS];
+    int rc = scan_start(q, st, "products", err);
+    if (rc)
+        return rc;
+    int stop = 0;
+    while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct cw_product_rec p = {
+            .sku = col_text(st, 0),
+            .group = col_text(st, 1),
+            .title = col_text(st, 2),
+            .category = col_text(st, 3),
+            .currency = col_text(st, 4),
+            .attributes = col_text(st, 5),
+            .tier_group = col_text(st, 6),
+            .price = col_int(st, 7, CW_MONEY_UNKNOWN),
+            .cost = col_int(st, 8, CW_MONEY_UNKNOWN),
+            .inventory = col_int(st, 9, -1),
+            .flags = (unsigned)col_int(st, 10, 0),
+            .tier_level = (int)col_int(st, 11, 0),
+            .pack_size = (int)col_int(st, 12, 1),
+        };
+        stop = cb(ctx, &p);
+    }
+    return scan_end(q, st, rc, stop, "products", err);
+}
+
+static int sq_scan_lines(struct cw_store *s,
+                         int (*cb)(void *ctx, const struct cw_store_line *l),
+                         void *ctx, struct cw_buf *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st = q->st[ST_SCAN_LINES];
+    int rc = scan_start(q, st, "order lines", err);
+    if (rc)
+        return rc;
+    int stop = 0;
+    while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct cw_store_line l = {
+            .order_id = col_text(st, 0),
+            .customer = col_text(st, 1),
+            .ts = col_text(st, 2),
+            .sku = col_text(st, 3),
+            .qty = col_int(st, 4, 0),
+            .unit_price = col_int(st, 5, CW_MONEY_UNKNOWN),
+            .unit_cost = col_int(st, 6, CW_MONEY_UNKNOWN),
+        };
+        stop = cb(ctx, &l);
+    }
+    return scan_end(q, st, rc, stop, "order lines", err);
+}
+
+static int sq_scan_returns(struct cw_store *s,
+                           int (*cb)(void *ctx, const struct cw_return_rec *r),
+                           void *ctx, struct cw_buf *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st = q->st[ST_SCAN_RETURNS];
+    int rc = scan_start(q, st, "returns", err);
+    if (rc)
+        return rc;
+    int stop = 0;
+    while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct cw_return_rec r = {
+            .id = col_text(st, 0),
+            .order_id = col_text(st, 1),
+            .customer = col_text(st, 2),
+            .sku = col_text(st, 3),
+            .ts = col_text(st, 4),
+            .qty = col_int(st, 5, 0),
+            .amount = col_int(st, 6, CW_MONEY_UNKNOWN),
+        };
+        stop = cb(ctx, &r);
+    }
+    return scan_end(q, st, rc, stop, "returns", err);
+}
+
+static int sq_counts(struct cw_store *s, struct cw_store_counts *out,
+                     struct cw_buf *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st = q->st[ST_COUNTS];
+    int rc = sqlite3_step(st);
+    int code = 0;
+    if (rc == SQLITE_ROW) {
+        out->products = sqlite3_column_int64(st, 0);
+        out->customers = sqlite3_column_int64(st, 1);
+        out->orders = sqlite3_column_int64(st, 2);
+        out->lines = sqlite3_column_int64(st, 3);
+        out->returns = sqlite3_column_int64(st, 4);
+        out->events = sqlite3_column_int64(st, 5);
+        out->decisions = sqlite3_column_int64(st, 6);
+        out->models = sqlite3_column_int64(st, 7);
+    } else {
+        code = sqerr(q, rc, err, "counting records");
+    }
+    finish(st);
+    return code;
+}
+
+static int known_event_type(const char *type)
+{
+    for (size_t i = 0; i < CW_EVENT__COUNT; i++)
+        if (!strcmp(type, event_types[i]))
+            return 1;
+    return 0;
+}
+
+static int sq_put_event(struct cw_store *s, const struct cw_event_rec *e,
+                        struct cw_buf *err)
+{
+    struct sq *q = sq_of(s);
+    if (!e->id || !*e->id)
+        return cw_err(err, CW_EINVAL, "event without an id");
+    if (!e->session || !e->type || !e->ts)
+        return cw_err(err, CW_EINVAL, "event '%s' without %s", e->id,
+                      !e->session ? "a session"
+                      : !e->type  ? "a type"
+                                  : "a ts");
+    if (!known_event_type(e->type))
+        return cw_err(err, CW_EINVAL, "event '%s': unknown type '%s'", e->id,
+                      e->type);
+    struct bind b = {q->st[ST_EVENT_PUT], 0, SQLITE_OK};
+    bind_text(&b, e->id);
+    bind_text(&b, e->session);
+    bind_text(&b, e->customer);
+    bind_text(&b, e->ts);
+    bind_text(&b, e->type);
+    bind_text(&b, e->sku);
+    bind_text(&b, e->decision_id);
+    bind_text(&b, e->placement);
+    bind_text(&b, e->reason);
+    bind_text(&b, e->order_id);
+    bind_money(&b, e->value);
+    bind_money(&b, e->profit);
+    bind_text(&b, e->payload);
+    int code = run(q, &b, err, "event '%s'", e->id);
+    return code ? code : sqlite3_changes(q->db) > 0;
+}
+
+static int sq_scan_events(struct cw_store *s,
+                          int (*cb)(void *ctx, const struct cw_event_rec *e),
+                          void *ctx, struct cw_buf *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st = q->st[ST_SCAN_EVENTS];
+    int rc = scan_start(q, st, "events", err);
+    if (rc)
+        return rc;
+    int stop = 0;
+    while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct cw_event_rec e = {
+            .id = col_text(st, 0),
+            .type = col_text(st, 1),
+            .session = col_text(st, 2),
+            .customer = col_text(st, 3),
+            .ts = col_text(st, 4),
+            .sku = col_text(st, 5),
+            .decision_id = col_text(st, 6),
+            .placement = col_text(st, 7),
+            .reason = col_text(st, 8),
+            .order_id = col_text(st, 9),
+            .value = col_int(st, 10, CW_MONEY_UNKNOWN),
+            .profit = col_int(st, 11, CW_MONEY_UNKNOWN),
+            .payload = col_text(st, 12),
+        };
+        stop = cb(ctx, &e);
+    }
+    return scan_end(q, st, rc, stop, "events", err);
+}
+
+static int sq_put_decision(struct cw_store *s, const struct cw_decision_rec *d,
+                           struct cw_buf *err)
+{
+    struct sq *q = sq_of(s);
+    if (!d->id || !*d->id)
+        return cw_err(err, CW_EINVAL, "decision without an id");
+    if (!d->ts)
+        return cw_err(err, CW_EINVAL, "decision '%s' without a ts", d->id);
+    struct bind b = {q->st[ST_DECISION_PUT], 0, SQLITE_OK};
+    bind_text(&b, d->id);
+    bind_text(&b, d->session);
+    bind_text(&b, d->customer);
+    bind_text(&b, d->experiment);
+    bind_text(&b, d->arm);
+    bind_text(&b, d->placement);
+    bind_text(&b, d->ts);
+    bind_int(&b, d->model_version, 0);
+    bind_money(&b, d->cart_value);
+    bind_text(&b, d->shown);
+    bind_text(&b, d->request);
+    int code = run(q, &b, err, "decision '%s'", d->id);
+    return code ? code : sqlite3_changes(q->db) > 0;
+}
+
+static int sq_scan_decisions(struct cw_store *s,
+                             int (*cb)(void *ctx,
+                                       const struct cw_decision_rec *d),
+                             void *ctx, struct cw_buf *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st = q->st[ST_SCAN_DECISIONS];
+    int rc = scan_start(q, st, "decisions", err);
+    if (rc)
+        return rc;
+    int stop = 0;
+    while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct cw_decision_rec d = {
+            .id = col_text(st, 0),
+            .session = col_text(st, 1),
+            .customer = col_text(st, 2),
+            .experiment = col_text(st, 3),
+            .arm = col_text(st, 4),
+            .placement = col_text(st, 5),
+            .ts = col_text(st, 6),
+            .model_version = col_int(st, 7, 0),
+            .cart_value = col_int(st, 8, CW_MONEY_UNKNOWN),
+            .shown = col_text(st, 9),
+            .request = col_text(st, 10),
+        };
+        stop = cb(ctx, &d);
+    }
+    return scan_end(q, st, rc, stop, "decisions", err);
+}
+
+/* Looks up the stored hash of key id: 1 and *same set when found. */
+static int key_hash_is(struct sq *q, const struct cw_key_rec *k, int *same,
+                       struct cw_buf *err)
+{
+    struct bind b = {q->st[ST_KEY_HASH], 0, SQLITE_OK};
+    bind_text(&b, k->id);
+    int rc = b.rc == SQLITE_OK ? sqlite3_step(b.st) : b.rc;
+    int code = 0;
+    if (rc == SQLITE_ROW) {
+        const char *h = col_text(b.st, 0);
+        *same = h && !strcmp(h, k->hash);
+        code = 1;
+    } else if (rc != SQLITE_DONE) {
+        code = sqerr(q, rc, err, "key '%s'", k->id);
+    }
+    finish(b.st);
+    return code;
+}
+
+/* Adds a key, or updates the mutable parts of a stored one (origins when
+ * given; revocation, which is one-way). The same id with another hash is a
+ * different key and is refused. */
+static int sq_put_key(struct cw_store *s, const struct cw_key_rec *k,
+                      struct cw_buf *err)
+{
+    struct sq *q = sq_of(s);
+    if (!k->id || !*k->id || !k->hash || !*k->hash)
+        return cw_err(err, CW_EINVAL, "key '%s' without %s",
+                      k->id ? k->id : "?",
+                      !k->id || !*k->id ? "an id" : "a hash");
+    if (!k->kind || (strcmp(k->kind, "public") && strcmp(k->kind, "secret")))
+        return cw_err(err, CW_EINVAL,
+                      "key '%s': kind must be 'public' or 'secret'", k->id);
+    int same = 0;
+    int found = key_hash_is(q, k, &same, err);
+    if (found < 0)
+        return found;
+    if (found && !same)
+        return cw_err(err, CW_EEXIST, "key '%s' exists with another secret",
+                      k->id);
+    struct bind b = {q->st[found ? ST_KEY_UPDATE : ST_KEY_INSERT], 0,
+                     SQLITE_OK};
+    bind_text(&b, k->id);
+    if (found) {
+        bind_text(&b, k->origins);
+        bind_int(&b, k->revoked != 0, 0);
+    } else {
+        bind_text(&b, k->kind);
+        bind_text(&b, k->hash);
+        bind_text(&b, k->created_at);
+        bind_text(&b, k->origins);
+        bind_int(&b, k->revoked != 0, 0);
+    }
+    int code = run(q, &b, err, "key '%s'", k->id);
+    return code ? code : !found;
+}
+
+static int sq_find_key(struct cw_store *s, const char *hash,
+                       struct cw_key_rec *out, struct cw_buf *err)
+{
+    struct sq *q = sq_of(s);
+    key_copy_release(&q->key);
+    memset(out, 0, sizeof(*out));
+    if (!hash)
+        return cw_err(err, CW_EINVAL, "key lookup without a hash");
+    struct bind b = {q->st[ST_KEY_FIND], 0, SQLITE_OK};
+    bind_text(&b, hash);
+    int rc = b.rc == SQLITE_OK ? sqlite3_step(b.st) : b.rc;
+    int code = 0;
+    if (rc == SQLITE_ROW) {
+        struct key_copy *k = &q->key;
+        out->id = k->id = cw_strdup(col_text(b.st, 0));
+        out->kind = k->kind = cw_strdup(col_text(b.st, 1));
+        out->hash = k->hash = cw_strdup(col_text(b.st, 2));
+        out->created_at = k->created_at = cw_strdup(col_text(b.st, 3));
+        out->origins = k->origins = cw_strdup(col_text(b.st, 4));
+        out->revoked = sqlite3_column_int(b.st, 5) != 0;
+    } else if (rc == SQLITE_DONE) {
+        code = cw_err(err, CW_ENOENT, "no such key");
+    } else {
+        code = sqerr(q, rc, err, "key lookup");
+    }
+    finish(b.st);
+    return code;
+}
+
+static int sq_put_webhook(struct cw_store *s, const char *id, const char *topic,
+                          const char *shop, const char *body,
+                          struct cw_buf *err)
+{
+    struct sq *q = sq_of(s);
+    if (!id || !*id)
+        return cw_err(err, CW_EINVAL, "webhook delivery without an id");
+    struct bind b = {q->st[ST_WEBHOOK_PUT], 0, SQLITE_OK};
+    bind_text(&b, id);
+    bind_text(&b, topic);
+    bind_text(&b, shop);
+    bind_text(&b, body);
+    int code = run(q, &b, err, "webhook delivery '%s'", id);
+    return code ? code : sqlite3_changes(q->db) > 0;
+}
+
+/* Binds a fixed-size char array that may lack its NUL. */
+static void bind_field(struct bind *b, const char *field, size_t size)
+{
+    ++b->i;
+    bind_rc(b, sqlite3_bind_text(b->st, b->i, field, (int)strnlen(field, size),
+                                 SQLITE_STATIC));
+}
+
+static int sq_model_add(struct cw_store *s, struct cw_model_info *info,
+                        struct cw_buf *err)
+{
+    struct sq *q = sq_of(s);
+    if (!info->path[0])
+        return cw_err(err, CW_EINVAL, "model version without a path");
+    if (!info->created_at[0]) {
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(info->created_at, sizeof(info->created_at),
+                 "%Y-%m-%dT%H:%M:%SZ", &tm);
+    }
+    struct bind b = {q->st[ST_MODEL_ADD], 0, SQLITE_OK};
+    bind_field(&b, info->path, sizeof(info->path));
+    bind_field(&b, info->checksum, sizeof(info->checksum));
+    bind_field(&b, info->created_at, sizeof(info->created_at));
+    bind_int(&b, info->items, 0);
+    bind_int(&b, info->customers, 0);
+    bind_int(&b, info->baskets, 0);
+    int code =
+        run(q, &b, err, "model '%.*s'", (int)sizeof(info->path), info->path);
+    if (!code)
+        info->version = sqlite3_last_insert_rowid(q->db);
+    return code;
+}
+
+/* Copies column i into a char array of size bytes; -1 if it does not fit. */
+static int col_copy(sqlite3_stmt *st, int i, char *dst, size_t size)
+{
+    const char *v = col_text(st, i);
+    size_t n = v ? (size_t)sqlite3_column_bytes(st, i) : 0;
+    if (n >= size)
+        return -1;
+    memcpy(dst, v ? v : "", n);
+    dst[n] = '\0';
+    return 0;
+}
+
+static int sq_model_latest(struct cw_store *s, struct cw_model_info *out,
+                           struct cw_buf *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st = q->st[ST_MODEL_LATEST];
+    int rc = sqlite3_step(st);
+    int code = 0;
+    if (rc == SQLITE_ROW) {
+        memset(out, 0, sizeof(*out));
+        out->version = sqlite3_column_int64(st, 0);
+        if (col_copy(st, 1, out->path, sizeof(out->path)) ||
+            col_copy(st, 2, out->checksum, sizeof(out->checksum)) ||
+            col_copy(st, 3, out->created_at, sizeof(out->created_at)))
+            code = cw_err(err, CW_ECORRUPT,
+                          "model version %lld has an oversized field",
+                          (long long)out->version);
+        out->items = sqlite3_column_int64(st, 4);
+        out->customers = sqlite3_column_int64(st, 5);
+        out->baskets = sqlite3_column_int64(st, 6);
+    } else if (rc == SQLITE_DONE) {
+        code = cw_err(err, CW_ENOENT, "no model trained yet");
+    } else {
+        code = sqerr(q, rc, err, "reading the newest model version");
+    }
+    finish(st);
+    return code;
+}
+
+static int sq_meta_get(struct cw_store *s, const char *key, char **out,
+                       struct cw_buf *err)
+{
+    struct sq *q = sq_of(s);
+    *out = NULL;
+    if (!key)
+        return cw_err(err, CW_EINVAL, "setting without a key");
+    struct bind b = {q->st[ST_META_GET], 0, SQLITE_OK};
+    bind_text(&b, key);
+    int rc = b.rc == SQLITE_OK ? sqlite3_step(b.st) : b.rc;
+    int code = 0;
+    if (rc == SQLITE_ROW)
+        *out = cw_strdup(col_text(b.st, 0));
+    else if (rc == SQLITE_DONE)
+        code = cw_err(err, CW_ENOENT, "setting '%s' is not set", key);
+    else
+        code = sqerr(q, rc, err, "setting '%s'", key);
+    finish(b.st);
+    return code;
+}
+
+/* A NULL value removes the setting. */
+static int sq_meta_set(struct cw_store *s, const char *key, const char *value,
+                       struct cw_buf *err)
+{
+    struct sq *q = sq_of(s);
+    if (!key)
+        return cw_err(err, CW_EINVAL, "setting without a key");
+    struct bind b = {q->st[value ? ST_META_SET : ST_META_DEL], 0, SQLITE_OK};
+    bind_text(&b, key);
+    if (value)
+        bind_text(&b, value);
+    return run(q, &b, err, "setting '%s'", key);
+}
+
+static const struct cw_store_ops sqlite_ops = {
+    .name = "sqlite",
+    .close = sq_close,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .put_product = sq_put_product,
+    .put_order = sq_put_order,
+    .put_line = sq_put_line,
+    .put_return = sq_put_return,
+    .scan_products = sq_scan_products,
+    .scan_lines = sq_scan_lines,
+    .scan_returns = sq_scan_returns,
+    .counts = sq_counts,
+    .model_add = sq_model_add,
+    .model_latest = sq_model_latest,
+    .put_event = sq_put_event,
+    .put_decision = sq_put_decision,
+    .scan_events = sq_scan_events,
+    .scan_decisions = sq_scan_decisions,
+    .put_key = sq_put_key,
+    .find_key = sq_find_key,
+    .put_webhook = sq_put_webhook,
+    .meta_get = sq_meta_get,
+    .meta_set = sq_meta_set,
+};
+
+static int open_db(struct sq *q, const char *path, struct cw_buf *err)
+{
+    int rc = sqlite3_open_v2(path, &q->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (rc != SQLITE_OK) {
+        int sys = q->db ? sqlite3_system_errno(q->db) : 0;
+        return cw_err(
+            err, (rc & 0xff) == SQLITE_CANTOPEN ? CW_EIO : code_of(rc),
+            "cannot open database '%s': %s%s%s%s", path,
+            q->db ? sqlite3_errmsg(q->db) : sqlite3_errstr(rc), sys ? " (" : "",
+            sys ? strerror(sys) : "", sys ? ")" : "");
+    }
+    sqlite3_busy_timeout(q->db, 5000);
+    /* Refuse newer or unreadable files before changing anything in them. */
+    int version = 0;
+    int code = cw__migration_check(q->db, path, &version, err);
+    if (code)
+        return code;
+    rc = sqlite3_exec(q->db,
+                      "PRAGMA foreign_keys = ON;"
+                      "PRAGMA journal_mode = WAL;"
+                      "PRAGMA synchronous = NORMAL",
+                      NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return sqerr(q, rc, err, "configuring database '%s'", path);
+    code = cw__migration_apply(q->db, path, err);
+    if (code)
+        return code;
+    for (int i = 0; i < ST__COUNT; i++) {
+        rc = sqlite3_prepare_v3(q->db, stmt_sql[i], -1,
+                                SQLITE_PREPARE_PERSISTENT, &q->st[i], NULL);
+        if (rc != SQLITE_OK)
+            return sqerr(q, rc, err, "preparing statement %d of '%s'", i, path);
+    }
+    return 0;
+}
+
+int cw__store_sqlite_open(struct cw_store **out, const char *path,
+                          struct cw_buf *err)
+{
+    *out = NULL;
+    if (!path || !*path)
+        return cw_err(err, CW_EINVAL, "no database path given");
+    struct sq *q = cw_calloc(1, sizeof(*q));
+    q->base.ops = &sqlite_ops;
+    q->base.url = cw_strdup(path);
+    int code = open_db(q, path, err);
+    if (code) {
+        sq_close(&q->base);
+        return code;
+    }
+    *out = &q->base;
+    return 0;
+}

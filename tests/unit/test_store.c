@@ -1,0 +1,1228 @@
+/*
+ * test_store.c: the SQLite store against real database files.
+ *
+ * Each test gets a fresh mkdtemp directory and checks, in its teardown, that
+ * every cw_* allocation it made was freed. Where the store's own API cannot
+ * show a property (a column really is NULL, the migration rows, the journal
+ * mode), a second, raw SQLite connection looks at the file.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cartwise/cw_alloc.h"
+#include "cartwise/cw_buf.h"
+#include "cartwise/cw_err.h"
+#include "cartwise/cw_money.h"
+#include "cartwise/cw_store.h"
+#include "store/migrations.h"
+
+struct fx {
+    char dir[256];
+    char db[300];
+    long live;
+};
+
+static int setup(void **state)
+{
+    static struct fx f;
+    const char *tmp = getenv("TMPDIR");
+    snprintf(f.dir, sizeof(f.dir), "%s/cw_store_XXXXXX",
+             tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(f.dir))
+        return -1;
+    snprintf(f.db, sizeof(f.db), "%s/cartwise.db", f.dir);
+    f.live = cw_alloc_live();
+    *state = &f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    DIR *d = opendir(f->dir);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+                continue;
+            char p[600];
+            snprintf(p, sizeof(p), "%s/%s", f->dir, e->d_name);
+            unlink(p);
+        }
+        closedir(d);
+    }
+    rmdir(f->dir);
+    assert_int_equal(cw_alloc_live(), f->live);
+    return 0;
+}
+
+static struct cw_store *open_ok(const char *path)
+{
+    struct cw_store *s = NULL;
+    struct cw_buf err = CW_BUF_INIT;
+    int rc = cw_store_open(&s, path, &err);
+    if (rc)
+        fail_msg("open %s: %s: %s", path, cw_errname(rc), cw_buf_str(&err));
+    cw_buf_release(&err);
+    assert_non_null(s);
+    return s;
+}
+
+/* Raw look at the file, through a connection of its own. */
+static int64_t sql_int(const char *path, const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+static void sql_text(const char *path, const char *sql, char *out, size_t size)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    const char *v = (const char *)sqlite3_column_text(st, 0);
+    snprintf(out, size, "%s", v ? v : "(null)");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+static void sql_exec(const char *path, const char *sql)
+{
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+    sqlite3_close(db);
+}
+
+static struct cw_store_counts counts_of(struct cw_store *s)
+{
+    struct cw_store_counts c;
+    memset(&c, 0xff, sizeof(c));
+    assert_int_equal(s->ops->counts(s, &c, NULL), 0);
+    return c;
+}
+
+static struct cw_product_rec product(const char *sku)
+{
+    struct cw_product_rec p = {
+        .sku = sku,
+        .price = CW_MONEY_UNKNOWN,
+        .cost = CW_MONEY_UNKNOWN,
+        .inventory = -1,
+        .tier_level = -1,
+        .pack_size = 1,
+    };
+    return p;
+}
+
+static struct cw_order_rec order(const char *id, const char *customer,
+                                 const char *ts)
+{
+    struct cw_order_rec o = {.id = id, .customer = customer, .ts = ts};
+    return o;
+}
+
+static struct cw_line_rec line(const char *order_id, int no, const char *sku,
+                               int64_t qty)
+{
+    struct cw_line_rec l = {
+        .order_id = order_id,
+        .line_no = no,
+        .sku = sku,
+        .qty = qty,
+        .unit_price = 250,
+        .unit_cost = CW_MONEY_UNKNOWN,
+    };
+    return l;
+}
+
+static struct cw_return_rec ret(const char *id, const char *order_id,
+                                const char *ts, int64_t qty, int64_t amount)
+{
+    struct cw_return_rec r = {
+        .id = id,
+        .order_id = order_id,
+        .customer = "C1",
+        .sku = "SKU-1",
+        .ts = ts,
+        .qty = qty,
+        .amount = amount,
+    };
+    return r;
+}
+
+/* Products by sku, as read back through scan_products. */
+struct found_product {
+    const char *sku;
+    int seen;
+    int64_t price, cost, inventory;
+    unsigned flags;
+    int tier_level, pack_size;
+    char title[64], group[64], currency[8];
+};
+
+static int find_product(void *ctx, const struct cw_product_rec *p)
+{
+    struct found_product *f = ctx;
+    if (strcmp(p->sku, f->sku))
+        return 0;
+    f->seen++;
+    f->price = p->price;
+    f->cost = p->cost;
+    f->inventory = p->inventory;
+    f->flags = p->flags;
+    f->tier_level = p->tier_level;
+    f->pack_size = p->pack_size;
+    snprintf(f->title, sizeof(f->title), "%s", p->title ? p->title : "(null)");
+    snprintf(f->group, sizeof(f->group), "%s", p->group ? p->group : "(null)");
+    snprintf(f->currency, sizeof(f->currency), "%s",
+             p->currency ? p->currency : "(null)");
+    return 0;
+}
+
+static struct found_product read_product(struct cw_store *s, const char *sku)
+{
+    struct found_product f = {.sku = sku};
+    assert_int_equal(s->ops->scan_products(s, find_product, &f, NULL), 0);
+    assert_int_equal(f.seen, 1);
+    return f;
+}
+
+static void test_open_creates_schema(void **state)
+{
+    struct fx *f = *state;
+    struct cw_store *s = open_ok(f->db);
+    const struct cw_store_ops *o = s->ops;
+    assert_string_equal(o->name, "sqlite");
+    assert_string_equal(s->url, f->db);
+    void (*const fns[])(void) = {
+        (void (*)(void))o->close,         (void (*)(void))o->begin,
+        (void (*)(void))o->commit,        (void (*)(void))o->rollback,
+        (void (*)(void))o->put_product,   (void (*)(void))o->put_order,
+        (void (*)(void))o->put_line,      (void (*)(void))o->put_return,
+        (void (*)(void))o->scan_products, (void (*)(void))o->scan_lines,
+        (void (*)(void))o->scan_returns,  (void (*)(void))o->counts,
+        (void (*)(void))o->model_add,     (void (*)(void))o->model_latest,
+        (void (*)(void))o->meta_get,      (void (*)(void))o->meta_set,
+        (void (*)(void))o->put_event,     (void (*)(void))o->put_decision,
+        (void (*)(void))o->scan_events,   (void (*)(void))o->scan_decisions,
+        (void (*)(void))o->put_key,       (void (*)(void))o->find_key,
+        (void (*)(void))o->put_webhook,
+    };
+    /* every member of the table is listed above */
+    assert_int_equal(sizeof(fns) + sizeof(o->name), sizeof(*o));
+    for (size_t i = 0; i < sizeof(fns) / sizeof(*fns); i++)
+        assert_non_null(fns[i]);
+    struct cw_store_counts c = counts_of(s);
+    assert_int_equal(c.products + c.customers + c.orders + c.lines + c.returns +
+                         c.events + c.decisions + c.models,
+                     0);
+    cw_store_close(s);
+
+    size_t n;
+    const struct cw__migration *m = cw__migration_table(&n);
+    assert_true(n >= 1);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(m[i].version, (int)i + 1);
+    assert_int_equal(cw__migration_latest(), m[n - 1].version);
+    assert_int_equal(sql_int(f->db, "PRAGMA user_version"),
+                     cw__migration_latest());
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM schema_migrations"),
+                     (int64_t)n);
+    assert_int_equal(sql_int(f->db, "SELECT max(version) FROM "
+                                    "schema_migrations"),
+                     cw__migration_latest());
+    char text[128];
+    sql_text(f->db, "SELECT name FROM schema_migrations WHERE version = 1",
+             text, sizeof(text));
+    assert_string_equal(text, m[0].name);
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM schema_migrations "
+                                    "WHERE applied_at GLOB "
+                                    "'[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9]"
+                                    "[0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]Z'"),
+                     (int64_t)n);
+    sql_text(f->db, "PRAGMA journal_mode", text, sizeof(text));
+    assert_string_equal(text, "wal");
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM sqlite_master "
+                                    "WHERE type = 'table' AND name IN "
+                                    "('products', 'customers', 'orders', "
+                                    "'order_lines', 'returns', 'events', "
+                                    "'decisions', 'model_versions', 'meta', "
+                                    "'api_keys', 'webhooks')"),
+                     11);
+    /* Training reads lines in (ts, id, line_no) order: a unique index on
+     * orders(ts, id) lets SQLite do that without sorting any line. */
+    assert_int_equal(sql_int(f->db,
+                             "SELECT count(*) FROM sqlite_master "
+                             "WHERE type = 'index' AND "
+                             "tbl_name = 'orders' AND "
+                             "sql LIKE 'CREATE UNIQUE INDEX %(ts, id)%'"),
+                     1);
+}
+
+static void test_reopen_is_idempotent(void **state)
+{
+    struct fx *f = *state;
+    struct cw_store *s = open_ok(f->db);
+    struct cw_product_rec p = product("SKU-1");
+    assert_int_equal(s->ops->put_product(s, &p, NULL), 1);
+    cw_store_close(s);
+    char applied[64], again[64];
+    sql_text(f->db,
+             "SELECT group_concat(version || applied_at) FROM "
+             "schema_migrations",
+             applied, sizeof(applied));
+
+    s = open_ok(f->db);
+    /* a second handle on the same file at the same time */
+    struct cw_store *s2 = open_ok(f->db);
+    assert_int_equal(counts_of(s).products, 1);
+    struct cw_product_rec p2 = product("SKU-2");
+    assert_int_equal(s2->ops->put_product(s2, &p2, NULL), 1);
+    assert_int_equal(counts_of(s).products, 2);
+    cw_store_close(s2);
+    cw_store_close(s);
+
+    sql_text(f->db,
+             "SELECT group_concat(version || applied_at) FROM "
+             "schema_migrations",
+             again, sizeof(again));
+    assert_string_equal(applied, again);
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM schema_migrations"),
+                     cw__migration_latest());
+}
+
+static void test_puts_return_1_then_0(void **state)
+{
+    struct fx *f = *state;
+    struct cw_store *s = open_ok(f->db);
+    const struct cw_store_ops *o = s->ops;
+    struct cw_product_rec p = product("SKU-1");
+    struct cw_order_rec o1 = order("536365", "C1", "2010-12-01 08:26:00");
+    struct cw_order_rec o2 = order("536366", "C1", "2010-12-03 09:00:00");
+    struct cw_order_rec o0 = order("536300", "C1", "2010-11-20 10:00:00");
+    struct cw_order_rec guest = order("536367", NULL, "2010-12-04 09:00:00");
+    struct cw_line_rec l1 = line("536365", 1, "SKU-1", 6);
+    struct cw_line_rec l2 = line("536365", 2, "SKU-2", 1);
+    struct cw_return_rec r = ret("C536379", "536365", "2010-12-05", 1, 250);
+
+    for (int pass = 0; pass < 2; pass++) {
+        int want = pass == 0;
+        assert_int_equal(o->put_product(s, &p, NULL), want);
+        assert_int_equal(o->put_order(s, &o1, NULL), want);
+        assert_int_equal(o->put_order(s, &o2, NULL), want);
+        assert_int_equal(o->put_order(s, &o0, NULL), want);
+        assert_int_equal(o->put_order(s, &guest, NULL), want);
+        assert_int_equal(o->put_line(s, &l1, NULL), want);
+        assert_int_equal(o->put_line(s, &l2, NULL), want);
+        assert_int_equal(o->put_return(s, &r, NULL), want);
+    }
+    struct cw_store_counts c = counts_of(s);
+    assert_int_equal(c.products, 1);
+    assert_int_equal(c.orders, 4);
+    assert_int_equal(c.lines, 2);
+    assert_int_equal(c.returns, 1);
+    assert_int_equal(c.customers, 1); /* the guest has no customer row */
+    cw_store_close(s);
+
+    /* replays did not count the customer's orders twice; the first and last
+     * order times span all three whatever the insertion order */
+    assert_int_equal(sql_int(f->db, "SELECT order_count FROM customers "
+                                    "WHERE id = 'C1'"),
+                     3);
+    char ts[64];
+    sql_text(f->db,
+             "SELECT first_order_ts || '/' || last_order_ts FROM "
+             "customers WHERE id = 'C1'",
+             ts, sizeof(ts));
+    assert_string_equal(ts, "2010-11-20 10:00:00/2010-12-03 09:00:00");
+}
+
+static void test_product_upsert_keeps_known_values(void **state)
+{
+    struct fx *f = *state;
+    struct cw_store *s = open_ok(f->db);
+    struct cw_product_rec cat = product("85123A");
+    cat.group = "85123";
+    cat.title = "White hanging heart";
+    cat.currency = "GBP";
+    cat.price = 255;
+    cat.cost = 120;
+    cat.inventory = 40;
+    cat.flags = CW_FLAG_ACCESSORY;
+    cat.tier_level = 2;
+    cat.pack_size = 6;
+    assert_int_equal(s->ops->put_product(s, &cat, NULL), 1);
+
+    /* what an order import knows: a price, nothing else */
+    struct cw_product_rec seen = {
+        .sku = "85123A",
+        .price = 265,
+        .cost = CW_MONEY_UNKNOWN,
+        .inventory = -1,
+    };
+    assert_int_equal(s->ops->put_product(s, &seen, NULL), 0);
+    struct found_product got = read_product(s, "85123A");
+    assert_int_equal(got.price, 265);
+    assert_int_equal(got.cost, 120);
+    assert_int_equal(got.inventory, 40);
+    assert_int_equal(got.flags, CW_FLAG_ACCESSORY);
+    assert_int_equal(got.tier_level, 2);
+    assert_int_equal(got.pack_size, 6);
+    assert_string_equal(got.title, "White hanging heart");
+    assert_string_equal(got.group, "85123");
+    assert_string_equal(got.currency, "GBP");
+
+    /* known values do replace */
+    struct cw_product_rec upd = product("85123A");
+    upd.title = "White hanging heart T-light holder";
+    upd.cost = 0;
+    upd.inventory = 0;
+    upd.flags = CW_FLAG_CONSUMABLE;
+    assert_int_equal(s->ops->put_product(s, &upd, NULL), 0);
+    got = read_product(s, "85123A");
+    assert_int_equal(got.cost, 0);
+    assert_int_equal(got.inventory, 0);
+    assert_int_equal(got.price, 265);
+    assert_int_equal(got.flags, CW_FLAG_CONSUMABLE);
+    assert_string_equal(got.title, "White hanging heart T-light holder");
+    assert_int_equal(counts_of(s).products, 1);
+
+    /* a product never told anything reads back with the defaults */
+    struct cw_product_rec bare = {.sku = "BARE",
+                                  .price = CW_MONEY_UNKNOWN,
+                                  .cost = CW_MONEY_UNKNOWN,
+                                  .inventory = -1,
+                                  .tier_level = -1};
+    assert_int_equal(s->ops->put_product(s, &bare, NULL), 1);
+    got = read_product(s, "BARE");
+    assert_int_equal(got.flags, 0);
+    assert_int_equal(got.tier_level, 0);
+    assert_int_equal(got.pack_size, 1);
+    assert_string_equal(got.title, "(null)");
+
+    struct cw_buf err = CW_BUF_INIT;
+    struct cw_product_rec nosku = product(NULL);
+    assert_int_equal(s->ops->put_product(s, &nosku, &err), CW_EINVAL);
+    assert_non_null(strstr(cw_buf_str(&err), "sku"));
+    cw_buf_release(&err);
+    cw_store_close(s);
+}
+
+static void test_rollback_leaves_nothing(void **state)
+{
+    struct fx *f = *state;
+    struct cw_store *s = open_ok(f->db);
+    const struct cw_store_ops *o = s->ops;
+    struct cw_product_rec p0 = product("KEEP");
+    assert_int_equal(o->put_product(s, &p0, NULL), 1);
+    struct cw_store_counts before = counts_of(s);
+
+    assert_int_equal(o->begin(s, NULL), 0);
+    struct cw_product_rec p = product("SKU-1");
+    struct cw_order_rec ord = order("O1", "C1", "2020-01-01 10:00:00");
+    struct cw_line_rec l = line("O1", 1, "SKU-1", 2);
+    struct cw_return_rec r = ret("R1", "O1", "2020-01-02", 1, 100);
+    struct cw_model_info mi = {.path = "/tmp/m1.cwm", .checksum = "0123"};
+    p0.cost = 99;
+    assert_int_equal(o->put_product(s, &p0, NULL), 0);
+    assert_int_equal(o->put_product(s, &p, NULL), 1);
+    assert_int_equal(o->put_order(s, &ord, NULL), 1);
+    assert_int_equal(o->put_line(s, &l, NULL), 1);
+    assert_int_equal(o->put_return(s, &r, NULL), 1);
+    assert_int_equal(o->model_add(s, &mi, NULL), 0);
+    assert_int_equal(o->meta_set(s, "currency", "GBP", NULL), 0);
+    assert_int_equal(counts_of(s).lines, 1); /* visible inside */
+    assert_int_equal(o->rollback(s, NULL), 0);
+
+    struct cw_store_counts after = counts_of(s);
+    assert_memory_equal(&before, &after, sizeof(before));
+    assert_int_equal(read_product(s, "KEEP").cost, CW_MONEY_UNKNOWN);
+    char *v = NULL;
+    assert_int_equal(o->meta_get(s, "currency", &v, NULL), CW_ENOENT);
+    struct cw_model_info latest;
+    assert_int_equal(o->model_latest(s, &latest, NULL), CW_ENOENT);
+    /* nothing open: rolling back again is harmless */
+    assert_int_equal(o->rollback(s, NULL), 0);
+
+    /* one transaction at a time */
+    struct cw_buf err = CW_BUF_INIT;
+    assert_int_equal(o->begin(s, NULL), 0);
+    assert_int_equal(o->begin(s, &err), CW_ESTORE);
+    assert_non_null(strstr(cw_buf_str(&err), "begin transaction"));
+    assert_int_equal(o->put_order(s, &ord, NULL), 1);
+    assert_int_equal(o->put_line(s, &l, NULL), 1);
+    assert_int_equal(o->commit(s, NULL), 0);
+    assert_int_equal(o->commit(s, &err), CW_ESTORE);
+    cw_buf_release(&err);
+    cw_store_close(s);
+
+    s = open_ok(f->db);
+    after = counts_of(s);
+    assert_int_equal(after.orders, before.orders + 1);
+    assert_int_equal(after.lines, before.lines + 1);
+    assert_int_equal(after.customers, before.customers + 1);
+    cw_store_close(s);
+}
+
+static void test_constraint_violations(void **state)
+{
+    struct fx *f = *state;
+    struct cw_store *s = open_ok(f->db);
+    const struct cw_store_ops *o = s->ops;
+    struct cw_buf err = CW_BUF_INIT;
+    struct cw_order_rec ord = order("536365", "C1", "2010-12-01 08:26:00");
+    assert_int_equal(o->put_order(s, &ord, NULL), 1);
+
+    struct cw_line_rec zero = line("536365", 3, "SKU-1", 0);
+    assert_int_equal(o->put_line(s, &zero, &err), CW_ESTORE);
+    assert_non_null(strstr(cw_buf_str(&err), "order line 536365:3: "));
+    assert_non_null(strstr(cw_buf_str(&err), "CHECK"));
+    struct cw_line_rec neg = line("536365", 4, "SKU-1", -2);
+    cw_buf_reset(&err);
+    assert_int_equal(o->put_line(s, &neg, &err), CW_ESTORE);
+    assert_non_null(strstr(cw_buf_str(&err), "order line 536365:4: "));
+
+    struct cw_return_rec badamt = ret("R9", NULL, "2010-12-02", 1, -5);
+    cw_buf_reset(&err);
+    assert_int_equal(o->put_return(s, &badamt, &err), CW_ESTORE);
+    assert_non_null(strstr(cw_buf_str(&err), "return 'R9': "));
+    assert_non_null(strstr(cw_buf_str(&err), "CHECK"));
+    struct cw_return_rec badqty = ret("R10", NULL, "2010-12-02", 0, 5);
+    assert_int_equal(o->put_return(s, &badqty, NULL), CW_ESTORE);
+
+    /* lines belong to a stored order */
+    struct cw_line_rec orphan = line("NOPE", 1, "SKU-1", 1);
+    cw_buf_reset(&err);
+    assert_int_equal(o->put_line(s, &orphan, &err), CW_ESTORE);
+    assert_non_null(strstr(cw_buf_str(&err), "order line NOPE:1: "));
+    /* an order needs a time */
+    struct cw_order_rec notime = order("536399", NULL, NULL);
+    assert_int_equal(o->put_order(s, &notime, NULL), CW_ESTORE);
+
+    struct cw_store_counts c = counts_of(s);
+    assert_int_equal(c.lines, 0);
+    assert_int_equal(c.returns, 0);
+    assert_int_equal(c.orders, 1);
+
+    /* a failed put does not spoil the transaction around it */
+    assert_int_equal(o->begin(s, NULL), 0);
+    assert_int_equal(o->put_line(s, &zero, NULL), CW_ESTORE);
+    struct cw_line_rec good = line("536365", 5, "SKU-1", 1);
+    assert_int_equal(o->put_line(s, &good, NULL), 1);
+    assert_int_equal(o->commit(s, NULL), 0);
+    assert_int_equal(counts_of(s).lines, 1);
+    cw_buf_release(&err);
+    cw_store_close(s);
+}
+
+/* An order and its customer count are written together or not at all. */
+static void test_put_order_is_atomic(void **state)
+{
+    struct fx *f = *state;
+    cw_store_close(open_ok(f->db));
+    sql_exec(f->db, "CREATE TRIGGER refuse_bad BEFORE INSERT ON customers "
+                    "WHEN NEW.id = 'BAD' BEGIN "
+                    "SELECT RAISE(ABORT, 'bad customer'); END");
+    struct cw_store *s = open_ok(f->db);
+    const struct cw_store_ops *o = s->ops;
+    struct cw_buf err = CW_BUF_INIT;
+    struct cw_order_rec bad = order("O1", "BAD", "2020-01-01 10:00:00");
+    struct cw_order_rec good = order("O2", "C1", "2020-01-01 11:00:00");
+    assert_int_equal(o->put_order(s, &bad, &err), CW_ESTORE);
+    assert_string_equal(cw_buf_str(&err),
+                        "customer 'BAD' of order 'O1': bad customer");
+    assert_int_equal(counts_of(s).orders, 0);
+
+    assert_int_equal(o->begin(s, NULL), 0);
+    assert_int_equal(o->put_order(s, &good, NULL), 1);
+    assert_int_equal(o->put_order(s, &bad, NULL), CW_ESTORE);
+    assert_int_equal(o->commit(s, NULL), 0);
+    struct cw_store_counts c = counts_of(s);
+    assert_int_equal(c.orders, 1);
+    assert_int_equal(c.customers, 1);
+    /* the failed order was not kept: it can still be added */
+    struct cw_order_rec fixed = order("O1", "C1", "2020-01-01 10:00:00");
+    assert_int_equal(o->put_order(s, &fixed, NULL), 1);
+    cw_buf_release(&err);
+    cw_store_close(s);
+}
+
+struct seen_lines {
+    int n, stop_at;
+    char key[8][48];
+    int64_t qty[8];
+};
+
+static int collect_line(void *ctx, const struct cw_store_line *l)
+{
+    struct seen_lines *v = ctx;
+    if (v->n < 8) {
+        snprintf(v->key[v->n], sizeof(v->key[0]), "%s|%s|%s|%s", l->order_id,
+                 l->customer ? l->customer : "-", l->ts, l->sku);
+        v->qty[v->n] = l->qty;
+    }
+    v->n++;
+    return v->stop_at && v->n == v->stop_at ? 42 : 0;
+}
+
+static void test_scan_order(void **state)
+{
+    struct fx *f = *state;
+    struct cw_store *s = open_ok(f->db);
+    const struct cw_store_ops *o = s->ops;
+    /* id order is not time order: B is the earliest */
+    struct cw_order_rec ob = order("B", "C2", "2019-12-31 23:00:00");
+    struct cw_order_rec oa2 = order("A2", NULL, "2020-01-01 09:00:00");
+    struct cw_order_rec oa1 = order("A1", "C1", "2020-01-01 09:00:00");
+    assert_int_equal(o->put_order(s, &ob, NULL), 1);
+    assert_int_equal(o->put_order(s, &oa2, NULL), 1);
+    assert_int_equal(o->put_order(s, &oa1, NULL), 1);
+    struct cw_line_rec ls[] = {
+        line("B", 1, "b1", 1),   line("A2", 2, "a22", 2),
+        line("A2", 1, "a21", 3), line("A1", 10, "a110", 4),
+        line("A1", 2, "a12", 5),
+    };
+    for (size_t i = 0; i < sizeof(ls) / sizeof(*ls); i++)
+        assert_int_equal(o->put_line(s, &ls[i], NULL), 1);
+
+    struct seen_lines v = {0};
+    assert_int_equal(o->scan_lines(s, collect_line, &v, NULL), 0);
+    assert_int_equal(v.n, 5);
+    assert_string_equal(v.key[0], "B|C2|2019-12-31 23:00:00|b1");
+    assert_string_equal(v.key[1], "A1|C1|2020-01-01 09:00:00|a12");
+    assert_string_equal(v.key[2], "A1|C1|2020-01-01 09:00:00|a110");
+    assert_string_equal(v.key[3], "A2|-|2020-01-01 09:00:00|a21");
+    assert_string_equal(v.key[4], "A2|-|2020-01-01 09:00:00|a22");
+    assert_int_equal(v.qty[0], 1);
+    assert_int_equal(v.qty[1], 5);
+
+    /* a callback's non-zero return stops the scan and is returned; the next
+     * scan starts over */
+    struct seen_lines stop = {.stop_at = 2};
+    assert_int_equal(o->scan_lines(s, collect_line, &stop, NULL), 42);
+    assert_int_equal(stop.n, 2);
+    struct seen_lines again = {0};
+    assert_int_equal(o->scan_lines(s, collect_line, &again, NULL), 0);
+    assert_int_equal(again.n, 5);
+    assert_string_equal(again.key[0], v.key[0]);
+    cw_store_close(s);
+}
+
+struct seen_ids {
+    int n;
+    char ids[8][32];
+};
+
+static int collect_product(void *ctx, const struct cw_product_rec *p)
+{
+    struct seen_ids *v = ctx;
+    snprintf(v->ids[v->n++ % 8], sizeof(v->ids[0]), "%s", p->sku);
+    return 0;
+}
+
+static int collect_return(void *ctx, const struct cw_return_rec *r)
+{
+    struct seen_ids *v = ctx;
+    snprintf(v->ids[v->n++ % 8], sizeof(v->ids[0]), "%s/%s", r->id,
+             r->order_id ? r->order_id : "-");
+    return 0;
+}
+
+static void test_scan_products_and_returns(void **state)
+{
+    struct fx *f = *state;
+    struct cw_store *s = open_ok(f->db);
+    const struct cw_store_ops *o = s->ops;
+    const char *skus[] = {"c", "a", "b"};
+    for (int i = 0; i < 3; i++) {
+        struct cw_product_rec p = product(skus[i]);
+        assert_int_equal(o->put_product(s, &p, NULL), 1);
+    }
+    struct seen_ids v = {0};
+    assert_int_equal(o->scan_products(s, collect_product, &v, NULL), 0);
+    assert_int_equal(v.n, 3);
+    assert_string_equal(v.ids[0], "a");
+    assert_string_equal(v.ids[1], "b");
+    assert_string_equal(v.ids[2], "c");
+
+    struct cw_return_rec r2 = ret("R2", NULL, "2020-02-01", 1, 10);
+    struct cw_return_rec r1 = ret("R1", "O9", "2020-03-01", 1, 10);
+    struct cw_return_rec r0 = ret("R0", "O8", "2020-02-01", 2, 10);
+    assert_int_equal(o->put_return(s, &r2, NULL), 1);
+    assert_int_equal(o->put_return(s, &r1, NULL), 1);
+    assert_int_equal(o->put_return(s, &r0, NULL), 1);
+    struct seen_ids w = {0};
+    assert_int_equal(o->scan_returns(s, collect_return, &w, NULL), 0);
+    assert_int_equal(w.n, 3);
+    assert_string_equal(w.ids[0], "R0/O8");
+    assert_string_equal(w.ids[1], "R2/-");
+    assert_string_equal(w.ids[2], "R1/O9");
+    cw_store_close(s);
+}
+
+struct nested {
+    struct cw_store *s;
+    int rc;
+    struct cw_buf err;
+};
+
+static int count_only(void *ctx, const struct cw_store_line *l)
+{
+    return 0;
+}
+
+static int scan_inside(void *ctx, const struct cw_store_line *l)
+{
+    struct nested *n = ctx;
+    n->rc = n->s->ops->scan_lines(n->s, count_only, NULL, &n->err);
+    return 0;
+}
+
+static void test_nested_scan_refused(void **state)
+{
+    struct fx *f = *state;
+    struct cw_store *s = open_ok(f->db);
+    struct cw_order_rec ord = order("O1", NULL, "2020-01-01 00:00:00");
+    struct cw_line_rec l = line("O1", 1, "x", 1);
+    assert_int_equal(s->ops->put_order(s, &ord, NULL), 1);
+    assert_int_equal(s->ops->put_line(s, &l, NULL), 1);
+    struct nested n = {.s = s, .err = CW_BUF_INIT};
+    assert_int_equal(s->ops->scan_lines(s, scan_inside, &n, NULL), 0);
+    assert_int_equal(n.rc, CW_EBUSY);
+    assert_non_null(strstr(cw_buf_str(&n.err), "order lines"));
+    cw_buf_release(&n.err);
+    cw_store_close(s);
+}
+
+static int line_cost(void *ctx, const struct cw_store_line *l)
+{
+    int64_t *costs = ctx;
+    costs[l->qty - 1] = l->unit_cost;
+    costs[2 + l->qty - 1] = l->unit_price;
+    return 0;
+}
+
+static void test_money_null_mapping(void **state)
+{
+    struct fx *f = *state;
+    struct cw_store *s = open_ok(f->db);
+    const struct cw_store_ops *o = s->ops;
+    struct cw_product_rec unknown = product("U");
+    unknown.price = 250;
+    struct cw_product_rec free_item = product("Z");
+    free_item.price = 0;
+    free_item.cost = 0;
+    free_item.inventory = 0;
+    assert_int_equal(o->put_product(s, &unknown, NULL), 1);
+    assert_int_equal(o->put_product(s, &free_item, NULL), 1);
+    struct cw_order_rec ord = order("O1", NULL, "2020-01-01 00:00:00");
+    assert_int_equal(o->put_order(s, &ord, NULL), 1);
+    struct cw_line_rec l1 = line("O1", 1, "U", 1); /* cost unknown */
+    struct cw_line_rec l2 = line("O1", 2, "Z", 2);
+    l2.unit_cost = 0;
+    l2.unit_price = CW_MONEY_UNKNOWN;
+    assert_int_equal(o->put_line(s, &l1, NULL), 1);
+    assert_int_equal(o->put_line(s, &l2, NULL), 1);
+    struct cw_return_rec r = ret("R1", "O1", "2020-01-02", 1, CW_MONEY_UNKNOWN);
+    assert_int_equal(o->put_return(s, &r, NULL), 1);
+
+    struct found_product got = read_product(s, "U");
+    assert_true(got.cost == CW_MONEY_UNKNOWN);
+    assert_int_equal(got.inventory, -1);
+    assert_int_equal(got.price, 250);
+    got = read_product(s, "Z");
+    assert_int_equal(got.cost, 0);
+    assert_int_equal(got.price, 0);
+    assert_int_equal(got.inventory, 0);
+
+    int64_t costs[4] = {1, 1, 1, 1};
+    assert_int_equal(o->scan_lines(s, line_cost, costs, NULL), 0);
+    assert_true(costs[0] == CW_MONEY_UNKNOWN);
+    assert_int_equal(costs[1], 0);
+    assert_int_equal(costs[2], 250);
+    assert_true(costs[3] == CW_MONEY_UNKNOWN);
+    cw_store_close(s);
+
+    /* and in the file they are NULL, not INT64_MIN */
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM products WHERE "
+                                    "sku = 'U' AND cost IS NULL AND "
+                                    "inventory IS NULL AND price = 250"),
+                     1);
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM products WHERE "
+                                    "sku = 'Z' AND cost = 0 AND "
+                                    "inventory = 0"),
+                     1);
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM order_lines WHERE "
+                                    "(line_no = 1 AND unit_cost IS NULL) OR "
+                                    "(line_no = 2 AND unit_cost = 0 AND "
+                                    "unit_price IS NULL)"),
+                     2);
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM returns WHERE "
+                                    "amount IS NULL"),
+                     1);
+}
+
+static void test_model_registry(void **state)
+{
+    struct fx *f = *state;
+    struct cw_store *s = open_ok(f->db);
+    const struct cw_store_ops *o = s->ops;
+    struct cw_buf err = CW_BUF_INIT;
+    struct cw_model_info got;
+    assert_int_equal(o->model_latest(s, &got, &err), CW_ENOENT);
+    assert_true(err.len > 0);
+
+    struct cw_model_info a = {
+        .path = "/var/lib/cartwise/model-1.cwm",
+        .checksum = "0123456789abcdef",
+        .items = 10,
+        .customers = 20,
+        .baskets = 30,
+    };
+    assert_int_equal(o->model_add(s, &a, NULL), 0);
+    assert_int_equal(a.version, 1);
+    assert_int_equal(strlen(a.created_at), 20);
+    assert_int_equal(a.created_at[19], 'Z');
+
+    struct cw_model_info b = {
+        .path = "/var/lib/cartwise/model-2.cwm",
+        .checksum = "fedcba9876543210",
+        .created_at = "2024-01-31T12:00:00Z",
+        .items = 11,
+        .customers = 21,
+        .baskets = 31,
+    };
+    assert_int_equal(o->model_add(s, &b, NULL), 0);
+    assert_int_equal(b.version, 2);
+    assert_int_equal(o->model_latest(s, &got, NULL), 0);
+    assert_int_equal(got.version, 2);
+    assert_string_equal(got.path, b.path);
+    assert_string_equal(got.checksum, b.checksum);
+    assert_string_equal(got.created_at, "2024-01-31T12:00:00Z");
+    assert_int_equal(got.items, 11);
+    assert_int_equal(got.customers, 21);
+    assert_int_equal(got.baskets, 31);
+    assert_int_equal(counts_of(s).models, 2);
+    cw_store_close(s);
+
+    /* versions keep counting up across opens and are never reused */
+    sql_exec(f->db, "DELETE FROM model_versions WHERE version = 2");
+    s = open_ok(f->db);
+    assert_int_equal(s->ops->model_latest(s, &got, NULL), 0);
+    assert_int_equal(got.version, 1);
+    struct cw_model_info c = {.path = "m3", .checksum = "1"};
+    assert_int_equal(s->ops->model_add(s, &c, NULL), 0);
+    assert_int_equal(c.version, 3);
+    struct cw_model_info nopath = {.checksum = "1"};
+    assert_int_equal(s->ops->model_add(s, &nopath, NULL), CW_EINVAL);
+    cw_buf_release(&err);
+    cw_store_close(s);
+}
+
+static void test_meta(void **state)
+{
+    struct fx *f = *state;
+    struct cw_store *s = open_ok(f->db);
+    const struct cw_store_ops *o = s->ops;
+    struct cw_buf err = CW_BUF_INIT;
+    char *v = (char *)"junk";
+    assert_int_equal(o->meta_get(s, "margin_rate", &v, &err), CW_ENOENT);
+    assert_null(v);
+    assert_non_null(strstr(cw_buf_str(&err), "margin_rate"));
+    assert_int_equal(o->meta_set(s, "margin_rate", "0.35", NULL), 0);
+    assert_int_equal(o->meta_set(s, "currency", "GBP", NULL), 0);
+    assert_int_equal(o->meta_get(s, "margin_rate", &v, NULL), 0);
+    assert_string_equal(v, "0.35");
+    cw_free(v);
+    assert_int_equal(o->meta_set(s, "margin_rate", "0.4", NULL), 0);
+    cw_store_close(s);
+
+    s = open_ok(f->db);
+    assert_int_equal(s->ops->meta_get(s, "margin_rate", &v, NULL), 0);
+    assert_string_equal(v, "0.4");
+    cw_free(v);
+    assert_int_equal(s->ops->meta_set(s, "margin_rate", NULL, NULL), 0);
+    assert_int_equal(s->ops->meta_get(s, "margin_rate", &v, NULL), CW_ENOENT);
+    assert_int_equal(s->ops->meta_get(s, "currency", &v, NULL), 0);
+    assert_string_equal(v, "GBP");
+    cw_free(v);
+    cw_buf_release(&err);
+    cw_store_close(s);
+}
+
+struct seen_events {
+    int n;
+    char key[8][64];
+    int64_t value[8], profit[8];
+};
+
+static int collect_event(void *ctx, const struct cw_event_rec *e)
+{
+    struct seen_events *v = ctx;
+    if (v->n < 8) {
+        snprintf(v->key[v->n], sizeof(v->key[0]), "%s|%s|%s|%s|%s", e->id,
+                 e->type, e->session, e->customer ? e->customer : "-",
+                 e->payload ? e->payload : "-");
+        v->value[v->n] = e->value;
+        v->profit[v->n] = e->profit;
+    }
+    v->n++;
+    return 0;
+}
+
+static void test_events(void **state)
+{
+    struct fx *f = *state;
+    struct cw_store *s = open_ok(f->db);
+    const struct cw_store_ops *o = s->ops;
+    struct cw_event_rec late = {
+        .id = "e1",
+        .type = "purchase",
+        .session = "s1",
+        .customer = "C1",
+        .ts = "2024-01-02T10:00:00Z",
+        .order_id = "1001",
+        .decision_id = "d1",
+        .value = 4599,
+        .profit = CW_MONEY_UNKNOWN,
+        .payload = "{\"type\":\"purchase\"}",
+    };
+    struct cw_event_rec early = {
+        .id = "e2",
+        .type = "add_to_cart",
+        .session = "s1",
+        .ts = "2024-01-02T09:00:00Z",
+        .sku = "SKU-1",
+        .profit = 120,
+    };
+    struct cw_event_rec tie = early;
+    tie.id = "e0";
+    for (int pass = 0; pass < 2; pass++) {
+        assert_int_equal(o->put_event(s, &late, NULL), pass == 0);
+        assert_int_equal(o->put_event(s, &early, NULL), pass == 0);
+        assert_int_equal(o->put_event(s, &tie, NULL), pass == 0);
+    }
+    assert_int_equal(counts_of(s).events, 3);
+
+    struct seen_events v = {0};
+    assert_int_equal(o->scan_events(s, collect_event, &v, NULL), 0);
+    assert_int_equal(v.n, 3);
+    assert_string_equal(v.key[0], "e0|add_to_cart|s1|-|-");
+    assert_string_equal(v.key[1], "e2|add_to_cart|s1|-|-");
+    assert_string_equal(v.key[2], "e1|purchase|s1|C1|{\"type\":\"purchase\"}");
+    assert_int_equal(v.value[0], 0);
+    assert_int_equal(v.profit[0], 120);
+    assert_int_equal(v.value[2], 4599);
+    assert_true(v.profit[2] == CW_MONEY_UNKNOWN);
+
+    struct cw_buf err = CW_BUF_INIT;
+    struct cw_event_rec bad = early;
+    bad.id = "e9";
+    bad.type = "teleport";
+    assert_int_equal(o->put_event(s, &bad, &err), CW_EINVAL);
+    assert_non_null(strstr(cw_buf_str(&err), "unknown type 'teleport'"));
+    bad.type = "view";
+    bad.session = NULL;
+    assert_int_equal(o->put_event(s, &bad, &err), CW_EINVAL);
+    assert_non_null(strstr(cw_buf_str(&err), "session"));
+    assert_int_equal(counts_of(s).events, 3);
+    cw_buf_release(&err);
+    cw_store_close(s);
+
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM events WHERE "
+                                    "id = 'e1' AND profit IS NULL AND "
+                                    "value = 4599 AND decision_id = 'd1' "
+                                    "AND order_id = '1001'"),
+                     1);
+}
+
+struct seen_decisions {
+    int n;
+    char key[4][96];
+    int64_t cart[4], model[4];
+};
+
+static int collect_decision(void *ctx, const struct cw_decision_rec *d)
+{
+    struct seen_decisions *v = ctx;
+    if (v->n < 4) {
+        snprintf(v->key[v->n], sizeof(v->key[0]), "%s|%s|%s|%s|%s", d->id,
+                 d->experiment ? d->experiment : "-", d->arm,
+                 d->placement ? d->placement : "-", d->shown ? d->shown : "-");
+        v->cart[v->n] = d->cart_value;
+        v->model[v->n] = d->model_version;
+    }
+    v->n++;
+    return v->n == 1 ? 0 : 7;
+}
+
+static void test_decisions(void **state)
+{
+    struct fx *f = *state;
+    struct cw_store *s = open_ok(f->db);
+    const struct cw_store_ops *o = s->ops;
+    struct cw_decision_rec d2 = {
+        .id = "d2",
+        .session = "s1",
+        .experiment = "exp-1",
+        .arm = "treatment",
+        .placement = "cart",
+        .ts = "2024-01-02T10:00:00Z",
+        .model_version = 3,
+        .cart_value = 2599,
+        .shown = "[{\"sku\":\"A\",\"p\":0.4}]",
+    };
+    struct cw_decision_rec d1 = {
+        .id = "d1",
+        .session = "s0",
+        .arm = "none",
+        .ts = "2024-01-01T10:00:00Z",
+        .cart_value = CW_MONEY_UNKNOWN,
+    };
+    assert_int_equal(o->put_decision(s, &d2, NULL), 1);
+    assert_int_equal(o->put_decision(s, &d1, NULL), 1);
+    assert_int_equal(o->put_decision(s, &d2, NULL), 0);
+    assert_int_equal(counts_of(s).decisions, 2);
+    struct seen_decisions v = {0};
+    /* the callback stops at the second decision with 7 */
+    assert_int_equal(o->scan_decisions(s, collect_decision, &v, NULL), 7);
+    assert_int_equal(v.n, 2);
+    assert_string_equal(v.key[0], "d1|-|none|-|-");
+    assert_true(v.cart[0] == CW_MONEY_UNKNOWN);
+    assert_string_equal(v.key[1],
+                        "d2|exp-1|treatment|cart|[{\"sku\":\"A\",\"p\":0.4}]");
+    assert_int_equal(v.cart[1], 2599);
+    assert_int_equal(v.model[1], 3);
+    struct cw_decision_rec nots = {.id = "d3"};
+    assert_int_equal(o->put_decision(s, &nots, NULL), CW_EINVAL);
+    cw_store_close(s);
+}
+
+static void test_keys(void **state)
+{
+    struct fx *f = *state;
+    struct cw_store *s = open_ok(f->db);
+    const struct cw_store_ops *o = s->ops;
+    struct cw_buf err = CW_BUF_INIT;
+    struct cw_key_rec out;
+    assert_int_equal(o->find_key(s, "abc", &out, &err), CW_ENOENT);
+
+    struct cw_key_rec pk = {
+        .id = "pk_live_ab12",
+        .kind = "public",
+        .hash = "hash-1",
+        .origins = "https://shop.example",
+    };
+    struct cw_key_rec sk = {
+        .id = "sk_live_cd34",
+        .kind = "secret",
+        .hash = "hash-2",
+        .created_at = "2024-01-01T00:00:00Z",
+    };
+    assert_int_equal(o->put_key(s, &pk, NULL), 1);
+    assert_int_equal(o->put_key(s, &sk, NULL), 1);
+    assert_int_equal(o->put_key(s, &sk, NULL), 0);
+
+    assert_int_equal(o->find_key(s, "hash-1", &out, NULL), 0);
+    assert_string_equal(out.id, "pk_live_ab12");
+    assert_string_equal(out.kind, "public");
+    assert_string_equal(out.hash, "hash-1");
+    assert_string_equal(out.origins, "https://shop.example");
+    assert_int_equal(strlen(out.created_at), 20);
+    assert_int_equal(out.revoked, 0);
+    /* the record stays valid across other calls until the next lookup */
+    assert_int_equal(counts_of(s).products, 0);
+    assert_string_equal(out.id, "pk_live_ab12");
+    assert_int_equal(o->find_key(s, "hash-2", &out, NULL), 0);
+    assert_string_equal(out.id, "sk_live_cd34");
+    assert_string_equal(out.created_at, "2024-01-01T00:00:00Z");
+    assert_null(out.origins);
+
+    /* revocation sticks; origins change only when given */
+    struct cw_key_rec revoke = pk;
+    revoke.origins = NULL;
+    revoke.revoked = 1;
+    assert_int_equal(o->put_key(s, &revoke, NULL), 0);
+    pk.revoked = 0;
+    pk.origins = "https://other.example";
+    assert_int_equal(o->put_key(s, &pk, NULL), 0);
+    assert_int_equal(o->find_key(s, "hash-1", &out, NULL), 0);
+    assert_int_equal(out.revoked, 1);
+    assert_string_equal(out.origins, "https://other.example");
+
+    struct cw_key_rec clash = sk;
+    clash.hash = "hash-3";
+    assert_int_equal(o->put_key(s, &clash, &err), CW_EEXIST);
+    assert_non_null(strstr(cw_buf_str(&err), "sk_live_cd34"));
+    struct cw_key_rec dup_hash = {
+        .id = "pk_other", .kind = "public", .hash = "hash-1"};
+    assert_int_equal(o->put_key(s, &dup_hash, NULL), CW_ESTORE);
+    struct cw_key_rec bad_kind = {.id = "x", .kind = "admin", .hash = "h"};
+    assert_int_equal(o->put_key(s, &bad_kind, &err), CW_EINVAL);
+    assert_non_null(strstr(cw_buf_str(&err), "kind"));
+    assert_int_equal(o->find_key(s, "nope", &out, NULL), CW_ENOENT);
+    assert_null(out.id);
+    cw_buf_release(&err);
+    cw_store_close(s);
+}
+
+static void test_webhooks(void **state)
+{
+    struct fx *f = *state;
+    struct cw_store *s = open_ok(f->db);
+    const struct cw_store_ops *o = s->ops;
+    assert_int_equal(o->put_webhook(s, "wh-1", "orders/create",
+                                    "demo.myshopify.com", "{}", NULL),
+                     1);
+    assert_int_equal(o->put_webhook(s, "wh-1", "orders/create",
+                                    "demo.myshopify.com", "{}", NULL),
+                     0);
+    assert_int_equal(o->put_webhook(s, "wh-2", NULL, NULL, NULL, NULL), 1);
+    assert_int_equal(o->put_webhook(s, NULL, "t", "s", "b", NULL), CW_EINVAL);
+    cw_store_close(s);
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM webhooks WHERE "
+                                    "id = 'wh-1' AND body = '{}' AND "
+                                    "topic = 'orders/create'"),
+                     1);
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM webhooks"), 2);
+}
+
+static void test_newer_schema_refused(void **state)
+{
+    struct fx *f = *state;
+    cw_store_close(open_ok(f->db));
+    char sql[64], want[128];
+    int newer = cw__migration_latest() + 1;
+    snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", newer);
+    sql_exec(f->db, sql);
+
+    struct cw_store *s = (struct cw_store *)&s;
+    struct cw_buf err = CW_BUF_INIT;
+    assert_int_equal(cw_store_open(&s, f->db, &err), CW_ECORRUPT);
+    assert_null(s);
+    snprintf(want, sizeof(want),
+             "database schema version %d is newer than this cartwise (%d)",
+             newer, cw__migration_latest());
+    assert_string_equal(cw_buf_str(&err), want);
+    cw_buf_release(&err);
+    /* refused, not downgraded */
+    assert_int_equal(sql_int(f->db, "PRAGMA user_version"), newer);
+}
+
+static void test_garbage_file_fails_cleanly(void **state)
+{
+    struct fx *f = *state;
+    char junk[4096];
+    for (size_t i = 0; i < sizeof(junk); i++)
+        junk[i] = "this is not a database\n"[i % 23];
+    FILE *fp = fopen(f->db, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(junk, 1, sizeof(junk), fp), sizeof(junk));
+    fclose(fp);
+
+    struct cw_store *s = (struct cw_store *)&s;
+    struct cw_buf err = CW_BUF_INIT;
+    assert_int_equal(cw_store_open(&s, f->db, &err), CW_ESTORE);
+    assert_null(s);
+    assert_non_null(strstr(cw_buf_str(&err), f->db));
+    assert_non_null(strstr(cw_buf_str(&err), "not a database"));
+    cw_buf_release(&err);
+
+    /* the file is left exactly as it was */
+    char back[sizeof(junk) + 1];
+    fp = fopen(f->db, "rb");
+    assert_non_null(fp);
+    assert_int_equal(fread(back, 1, sizeof(back), fp), sizeof(junk));
+    fclose(fp);
+    assert_memory_equal(back, junk, sizeof(junk));
+}
+
+static void test_missing_directory_fails_cleanly(void **state)
+{
+    struct fx *f = *state;
+    char path[400];
+    snprintf(path, sizeof(path), "%s/no/such/dir/cartwise.db", f->dir);
+    struct cw_store *s = (struct cw_store *)&s;
+    struct cw_buf err = CW_BUF_INIT;
+    assert_int_equal(cw_store_open(&s, path, &err), CW_EIO);
+    assert_null(s);
+    assert_non_null(strstr(cw_buf_str(&err), path));
+    assert_non_null(strstr(cw_buf_str(&err), "cannot open database"));
+    cw_buf_release(&err);
+    assert_int_equal(access(path, F_OK), -1);
+}
+
+static void test_bad_urls(void **state)
+{
+    const char *pg[] = {"postgres://u@localhost/cartwise",
+                        "postgresql://localhost:5432/cartwise",
+                        "POSTGRES://host/db"};
+    for (size_t i = 0; i < sizeof(pg) / sizeof(*pg); i++) {
+        struct cw_store *s = (struct cw_store *)&s;
+        struct cw_buf err = CW_BUF_INIT;
+        assert_int_equal(cw_store_open(&s, pg[i], &err), CW_EUNSUPPORTED);
+        assert_null(s);
+        assert_non_null(
+            strstr(cw_buf_str(&err), "postgresql backend not built yet"));
+        cw_buf_release(&err);
+    }
+    struct cw_store *s = (struct cw_store *)&s;
+    assert_int_equal(cw_store_open(&s, "", NULL), CW_EINVAL);
+    assert_null(s);
+    assert_int_equal(cw_store_open(&s, NULL, NULL), CW_EINVAL);
+    cw_store_close(NULL);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_open_creates_schema),
+        T(test_reopen_is_idempotent),
+        T(test_puts_return_1_then_0),
+        T(test_product_upsert_keeps_known_values),
+        T(test_rollback_leaves_nothing),
+        T(test_constraint_violations),
+        T(test_put_order_is_atomic),
+        T(test_scan_order),
+        T(test_scan_products_and_returns),
+        T(test_nested_scan_refused),
+        T(test_money_null_mapping),
+        T(test_model_registry),
+        T(test_meta),
+        T(test_events),
+        T(test_decisions),
+        T(test_keys),
+        T(test_webhooks),
+        T(test_newer_schema_refused),
+        T(test_garbage_file_fails_cleanly),
+        T(test_missing_directory_fails_cleanly),
+        T(test_bad_urls),
+    };
+#undef T
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
