@@ -41,6 +41,8 @@ struct cw_scratch {
     uint32_t *touched;
     size_t nt;
     struct cw__cand *cand;
+    float *fpop;   /* per item: feature 3, computed once per scratch */
+    float *lprice; /* per item: log(price + 1) */
 };
 
 const char *cw_reason_code(enum cw_reason r)
@@ -70,6 +72,15 @@ struct cw_scratch *cw_scratch_new(const struct cw_model *m)
     s->evco = cw_malloc(n * sizeof(*s->evco));
     s->touched = cw_malloc(n * sizeof(*s->touched));
     s->cand = cw_malloc(n * sizeof(*s->cand));
+    s->fpop = cw_malloc(n * sizeof(*s->fpop));
+    s->lprice = cw_malloc(n * sizeof(*s->lprice));
+    /* the item-only parts of the features, so a request computes no log */
+    double lpop = log1p((double)m->meta.n_baskets);
+    for (uint32_t i = 0; i < m->n_items; i++) {
+        s->fpop[i] =
+            lpop > 0 ? (float)(log1p((double)m->items[i].pop) / lpop) : 0;
+        s->lprice[i] = (float)log((double)m->items[i].price + 1.0);
+    }
     return s;
 }
 
@@ -86,6 +97,8 @@ void cw_scratch_free(struct cw_scratch *s)
     cw_free(s->evco);
     cw_free(s->touched);
     cw_free(s->cand);
+    cw_free(s->fpop);
+    cw_free(s->lprice);
     cw_free(s);
 }
 
@@ -194,7 +207,7 @@ int cw__decide_candidates(const struct cw_model *m, struct cw_scratch *s,
 
     /* substitutes: an item of a cart item's category that no cart item of
      * that category lists as a neighbour competes with it */
-    const double lpop = log1p((double)m->meta.n_baskets);
+    const float lavg = nc ? (float)log(avg_price + 1.0) : 0;
     const double *w = m->meta.feat_w;
     size_t n = 0;
     for (size_t t = 0; t < s->nt; t++) {
@@ -216,10 +229,8 @@ int cw__decide_candidates(const struct cw_model *m, struct cw_scratch *s,
         cd->f[0] = s->s[j];
         cd->f[1] = s->mx[j];
         cd->f[2] = s->h[j];
-        cd->f[3] = lpop > 0 ? (float)(log1p((double)it->pop) / lpop) : 0;
-        cd->f[4] = nc ? (float)fmax(-5, fmin(5, log((it->price + 1.0) /
-                                                    (avg_price + 1.0))))
-                      : 0;
+        cd->f[3] = s->fpop[j];
+        cd->f[4] = nc ? fmaxf(-5, fminf(5, s->lprice[j] - lavg)) : 0;
         cd->f[5] = it->return_rate;
         double z = w[0];
         for (int d = 0; d < CW_MODEL_NFEAT; d++)

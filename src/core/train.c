@@ -318,6 +318,37 @@ static int cmp_nbr(const void *a, const void *b)
     return x->item < y->item ? -1 : x->item > y->item;
 }
 
+/* Moves the k best neighbours (cmp_nbr order) to the front of row[0..n),
+ * so only they need sorting: quickselect, expected O(n). */
+static void select_top(struct cw_nbr *row, size_t n, size_t k)
+{
+    size_t lo = 0, hi = n;
+    while (hi - lo > 1 && k > lo && k < hi) {
+        struct cw_nbr pivot = row[lo + (hi - lo) / 2], t;
+        size_t i = lo, j = hi - 1;
+        while (i <= j) {
+            while (cmp_nbr(&row[i], &pivot) < 0)
+                i++;
+            while (cmp_nbr(&row[j], &pivot) > 0)
+                j--;
+            if (i <= j) {
+                t = row[i];
+                row[i] = row[j];
+                row[j] = t;
+                i++;
+                if (j-- == 0)
+                    break;
+            }
+        }
+        if (k <= j)
+            hi = j + 1;
+        else if (k >= i)
+            lo = i;
+        else
+            return;
+    }
+}
+
 static int cmp_hist(const void *a, const void *b)
 {
     const struct cw_hist *x = a, *y = b;
@@ -586,9 +617,11 @@ static int build(struct cw_model *out, const struct cw_train_input *in,
                 row[nr++] = (struct cw_nbr){j, w, cnt[j]};
             cnt[j] = 0;
         }
-        qsort(row, nr, sizeof(*row), cmp_nbr);
-        if (nr > top_m)
+        if (nr > top_m) {
+            select_top(row, nr, top_m);
             nr = top_m;
+        }
+        qsort(row, nr, sizeof(*row), cmp_nbr);
         CW_GROW(nbrs, nbr_cap, nnz + nr + 1);
         memcpy(nbrs + nnz, row, nr * sizeof(*row));
         nnz += nr;
