@@ -18,6 +18,10 @@ struct cw_scratch;
 #define CW_DECIDE_MAX 3    /* add-ons per decision */
 #define CW_CART_MAX 250    /* cart lines per request */
 #define CW_REASON_MAX 240  /* bytes of a reason sentence */
+/* Bounds of a cart line, so that a cart's value (CW_CART_MAX lines) always
+ * fits int64 minor units. */
+#define CW_QTY_MAX 1000000
+#define CW_PRICE_MAX 10000000000LL
 
 enum cw_placement {
     CW_PLACE_PRODUCT,
@@ -85,7 +89,8 @@ struct cw_decision {
 struct cw_scratch *cw_scratch_new(const struct cw_model *m);
 void cw_scratch_free(struct cw_scratch *s); /* NULL is harmless */
 
-/* Decides for req. Returns 0, or CW_EINVAL (qty <= 0, bad k, NULL sku) /
+/* Decides for req. Returns 0, or CW_EINVAL (qty or price out of bounds,
+ * bad k, NULL sku) /
  * CW_ETOOBIG (more than CW_CART_MAX lines) with the field named in err.
  * Unknown SKUs are not an error: they are listed in out->unknown. */
 int cw_decide(const struct cw_model *m, struct cw_scratch *s,

@@ -45,7 +45,7 @@ int cw_dataset_add(struct cw_dataset *ds, const char *basket,
                    const char *customer, const char *ts, const char *sku,
                    double qty, double price, double cost)
 {
-    if (ds->finished || !basket || !*basket || !sku || !*sku || !ts)
+    if (ds->finished || !basket || !*basket || !sku || !*sku || !ts || !*ts)
         return CW_EINVAL;
     if (!(qty > 0))
         return 0;

@@ -156,10 +156,15 @@ int cw__decide_candidates(const struct cw_model *m, struct cw_scratch *s,
         const struct cw_cart_line *l = &req->lines[i];
         if (!l->sku || !*l->sku)
             return cw_err(err, CW_EINVAL, "cart[%zu].sku: missing", i);
-        if (l->qty <= 0)
-            return cw_err(err, CW_EINVAL, "cart[%zu].qty: must be > 0", i);
-        if (l->price != CW_MONEY_UNKNOWN && l->price < 0)
-            return cw_err(err, CW_EINVAL, "cart[%zu].price: negative", i);
+        if (l->qty <= 0 || l->qty > CW_QTY_MAX)
+            return cw_err(err, CW_EINVAL,
+                          "cart[%zu].qty: must be between 1 and %d", i,
+                          CW_QTY_MAX);
+        if (l->price != CW_MONEY_UNKNOWN &&
+            (l->price < 0 || l->price > CW_PRICE_MAX))
+            return cw_err(err, CW_EINVAL,
+                          "cart[%zu].price: must be between 0 and %lld", i,
+                          (long long)CW_PRICE_MAX);
         long it = cw_model_find_sku(m, l->sku);
         if (it < 0) {
             out->unknown[out->n_unknown++] = i;
@@ -357,7 +362,6 @@ int cw_decide(const struct cw_model *m, struct cw_scratch *s,
             if (m->items[c[i].item].group == g)
                 c[i].rank_key = -INFINITY;
         struct cw_addon *a = &out->addons[out->n_addons++];
-        const struct cw_item *it = &m->items[b->item];
         a->item = b->item;
         a->variant = pick_variant(m, s, b->item);
         const struct cw_item *vi = &m->items[a->variant];
@@ -365,7 +369,7 @@ int cw_decide(const struct cw_model *m, struct cw_scratch *s,
         a->unit_margin = vi->margin;
         a->margin_assumed = !!(vi->flags & CW_ITEM_MARGIN_ASSUMED);
         a->expected_profit =
-            a->p_accept * (double)vi->margin * (1 - (double)it->return_rate);
+            a->p_accept * (double)vi->margin * (1 - (double)vi->return_rate);
         explain(m, b, a);
     }
     return 0;
