@@ -25,6 +25,8 @@ PACKAGES=(
     sqlite3         # inspecting stores, e2e tests
     python3         # sample and fixture scripts
     time            # /usr/bin/time in benchmarks
+    libmicrohttpd-dev # HTTP server (cartwise serve)
+    curl            # the HTTP API example (docs/curl-example.md)
 )
 
 missing=()

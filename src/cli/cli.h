@@ -50,10 +50,16 @@ struct cw_cli {
 extern const struct cw_cli_cmd cw_cli_commands[];
 extern const size_t cw_cli_ncommands;
 
+int cw_cmd_config(int argc, char **argv, struct cw_cli *cli);
 int cw_cmd_eval(int argc, char **argv, struct cw_cli *cli);
+int cw_cmd_experiment(int argc, char **argv, struct cw_cli *cli);
 int cw_cmd_help(int argc, char **argv, struct cw_cli *cli);
 int cw_cmd_import(int argc, char **argv, struct cw_cli *cli);
+int cw_cmd_keys(int argc, char **argv, struct cw_cli *cli);
 int cw_cmd_recommend(int argc, char **argv, struct cw_cli *cli);
+int cw_cmd_report(int argc, char **argv, struct cw_cli *cli);
+int cw_cmd_serve(int argc, char **argv, struct cw_cli *cli);
+int cw_cmd_simulate(int argc, char **argv, struct cw_cli *cli);
 int cw_cmd_train(int argc, char **argv, struct cw_cli *cli);
 int cw_cmd_version(int argc, char **argv, struct cw_cli *cli);
 

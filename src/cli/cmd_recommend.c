@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "app/app.h"
 #include "cartwise/cw_alloc.h"
 #include "cartwise/cw_buf.h"
 #include "cartwise/cw_decide.h"
@@ -71,140 +73,46 @@ static int parse_cart(struct cart *c, const char *arg, struct cw_buf *why)
     return 0;
 }
 
-/* Loads the newest model: m decodes in place over map. Returns CW_EXIT_*. */
-static int load_model(const struct cw_cli *cli, struct cw_model_info *info,
-                      struct cw_map *map, struct cw_model *m)
+/* Loads the newest model, and the incentive configuration and statistics
+ * when ai is given. Returns CW_EXIT_*. */
+static int load_model(const struct cw_cli *cli, struct cw_app_model *am,
+                      struct cw_app_incentives *ai)
 {
     struct cw_store *s;
     int rc = cw_cli_open_store(cli, &s);
     if (rc != CW_EXIT_OK)
         return rc;
     struct cw_buf err = CW_BUF_INIT;
-    int code = s->ops->model_latest(s, info, &err);
+    int code = cw_app_model_load(s, am, &err);
+    if (code == 0 && ai && (code = cw_app_incentives_load(s, ai, &err)) < 0)
+        cw_app_model_release(am);
     cw_store_close(s);
-    if (code == CW_ENOENT) {
+    if (code == CW_ENOENT)
         rc = cw_cli_error("no trained model: run `cartwise train` first");
-        goto out;
-    }
-    if (code < 0) {
-        rc = cw_cli_error("cannot read the model registry: %s",
-                          err.len ? cw_buf_str(&err) : cw_strerror(code));
-        goto out;
-    }
-    code = cw_file_map(map, info->path, &err);
-    if (code < 0) {
-        rc = cw_cli_error("cannot read model version %lld: %s",
-                          (long long)info->version, cw_buf_str(&err));
-        goto out;
-    }
-    char hex[17];
-    snprintf(hex, sizeof(hex), "%016llx",
-             (unsigned long long)cw_xxh3(map->data, map->len));
-    if (strcmp(hex, info->checksum) != 0) {
-        rc = cw_cli_error("model file '%s' is damaged: checksum %s does not "
-                          "match the registry's %s (train again)",
-                          info->path, hex, info->checksum);
-        goto out;
-    }
-    code = cw_model_decode(m, map->data, map->len, &err);
-    if (code < 0) {
-        rc = cw_cli_error("model file '%s' is damaged: %s", info->path,
-                          err.len ? cw_buf_str(&err) : cw_strerror(code));
-        goto out;
-    }
-    rc = CW_EXIT_OK;
-out:
+    else if (code < 0)
+        rc = cw_cli_error("%s", err.len ? cw_buf_str(&err) : cw_strerror(code));
+    else
+        rc = CW_EXIT_OK;
     cw_buf_release(&err);
     return rc;
 }
 
-static const char *item_title(const struct cw_model *m, uint32_t variant,
-                              uint32_t item)
-{
-    uint32_t t = m->items[variant].title;
-    if (!t)
-        t = m->items[item].title;
-    return cw_model_str(m, t);
-}
-
-static void assumptions(const struct cw_model *m, const struct cw_decision *d,
-                        const char *customer, const char **out, size_t *n,
-                        struct cw_buf *rate_note)
-{
-    *n = 0;
-    for (size_t i = 0; i < d->n_addons; i++) {
-        if (d->addons[i].margin_assumed) {
-            cw_buf_addf(rate_note,
-                        "margin assumed at the default rate %.0f%%: costs "
-                        "unknown",
-                        m->meta.default_margin_rate * 100.0);
-            out[(*n)++] = cw_buf_str(rate_note);
-            break;
-        }
-    }
-    if (customer && !d->known_customer)
-        out[(*n)++] = "customer not in the model: recommendations are not "
-                      "personalized";
-}
-
 static void print_json(struct cw_buf *b, const struct cw_model *m,
                        const struct cw_model_info *info, const struct cart *c,
-                       const struct cw_decision *d, const char *customer)
+                       const struct cw_decision *d, const char *customer,
+                       const struct cw_incentive_config *cfg,
+                       const struct cw_incentive_result *inc)
 {
-    const char *cur = m->meta.currency;
-    cw_buf_addf(
-        b, "{\"model_version\":%lld,\"cart_value\":", (long long)info->version);
-    cw_cli_json_money(b, d->cart_value, cur);
-    cw_buf_adds(b, ",\"addons\":[");
-    for (size_t i = 0; i < d->n_addons; i++) {
-        const struct cw_addon *a = &d->addons[i];
-        cw_buf_adds(b, i ? ",{\"sku\":" : "{\"sku\":");
-        cw_buf_add_json_str(b, cw_model_sku(m, a->item));
-        cw_buf_adds(b, ",\"variant_sku\":");
-        cw_buf_add_json_str(b, cw_model_sku(m, a->variant));
-        cw_buf_adds(b, ",\"title\":");
-        cw_buf_add_json_str(b, item_title(m, a->variant, a->item));
-        cw_buf_addf(b, ",\"p_accept\":%.6f,\"unit_margin\":", a->p_accept);
-        cw_cli_json_money(b, a->unit_margin, cur);
-        /* expected_profit is a fractional amount of minor units */
-        cw_buf_adds(b, ",\"expected_profit\":");
-        cw_cli_json_money(b, (int64_t)llround(a->expected_profit), cur);
-        cw_buf_addf(b, ",\"margin_assumed\":%s,\"reason\":{\"code\":",
-                    a->margin_assumed ? "true" : "false");
-        cw_buf_add_json_str(b, cw_reason_code(a->reason));
-        cw_buf_adds(b, ",\"text\":");
-        cw_buf_add_json_str(b, a->text);
-        cw_buf_adds(b, ",\"evidence_sku\":");
-        if (a->reason == CW_REASON_PAIRS_WITH) {
-            cw_buf_add_json_str(b, cw_model_sku(m, a->evidence_item));
-            cw_buf_addf(b, ",\"evidence_share\":%.4f}}", a->evidence_share);
-        } else {
-            cw_buf_adds(b, "null,\"evidence_share\":null}}");
-        }
-    }
-    cw_buf_adds(b, "],\"unknown_skus\":[");
-    for (size_t i = 0; i < d->n_unknown; i++) {
-        if (i)
-            cw_buf_addch(b, ',');
-        cw_buf_add_json_str(b, c->lines[d->unknown[i]].sku);
-    }
-    cw_buf_adds(b, "],\"assumptions\":[");
-    const char *as[2];
-    size_t nas;
-    struct cw_buf note = CW_BUF_INIT;
-    assumptions(m, d, customer, as, &nas, &note);
-    for (size_t i = 0; i < nas; i++) {
-        if (i)
-            cw_buf_addch(b, ',');
-        cw_buf_add_json_str(b, as[i]);
-    }
-    cw_buf_release(&note);
-    cw_buf_adds(b, "]}");
+    cw_buf_addf(b, "{\"model_version\":%lld,", (long long)info->version);
+    cw_app_decision_json_inc(b, m, d, c->lines, customer, cfg, inc);
+    cw_buf_addch(b, '}');
 }
 
 static void print_text(struct cw_buf *b, const struct cw_model *m,
                        const struct cart *c, const struct cw_decision *d,
-                       const char *customer)
+                       const char *customer,
+                       const struct cw_incentive_config *cfg,
+                       const struct cw_incentive_result *inc)
 {
     const char *cur = m->meta.currency;
     int exp = m->meta.currency_exp;
@@ -217,7 +125,7 @@ static void print_text(struct cw_buf *b, const struct cw_model *m,
         cw_buf_adds(b, "no add-ons for this cart\n");
     for (size_t i = 0; i < d->n_addons; i++) {
         const struct cw_addon *a = &d->addons[i];
-        const char *title = item_title(m, a->variant, a->item);
+        const char *title = cw_app_item_title(m, a->variant, a->item);
         double scale = 1.0;
         for (int e = 0; e < exp; e++)
             scale *= 10.0;
@@ -230,9 +138,8 @@ static void print_text(struct cw_buf *b, const struct cw_model *m,
                     cur, a->expected_profit / scale, a->text);
     }
     const char *as[2];
-    size_t nas;
     struct cw_buf note = CW_BUF_INIT;
-    assumptions(m, d, customer, as, &nas, &note);
+    size_t nas = cw_app_assumptions(m, d, customer, as, &note);
     for (size_t i = 0; i < nas; i++)
         cw_buf_addf(b, "note: %s\n", as[i]);
     cw_buf_release(&note);
@@ -242,6 +149,8 @@ static void print_text(struct cw_buf *b, const struct cw_model *m,
             cw_buf_addf(b, "%s%s", i ? ", " : "", c->lines[d->unknown[i]].sku);
         cw_buf_addch(b, '\n');
     }
+    if (cfg && inc)
+        cw_app_incentive_text(b, m, cfg, inc);
     if (b->len && b->buf[b->len - 1] == '\n')
         b->buf[--b->len] = '\0';
 }
@@ -252,43 +161,66 @@ struct rec_opts {
     enum cw_placement placement;
     unsigned k;
     int accuracy_only;
+    const char *session; /* incentives: the session (caps, stickiness) */
+    int64_t coupon;      /* incentives: the storefront's code, minor */
+    int no_incentives;
 };
 
 static int recommend(const struct cw_cli *cli, const struct rec_opts *o,
                      struct cart *c)
 {
-    struct cw_model_info info;
-    struct cw_map map = {NULL, 0};
-    struct cw_model m;
-    memset(&m, 0, sizeof(m));
-    int rc = load_model(cli, &info, &map, &m);
-    if (rc != CW_EXIT_OK) {
-        cw_file_unmap(&map);
+    struct cw_app_model am;
+    struct cw_app_incentives ai;
+    memset(&ai, 0, sizeof(ai));
+    int rc = load_model(cli, &am, o->no_incentives ? NULL : &ai);
+    if (rc != CW_EXIT_OK)
         return rc;
-    }
-    struct cw_scratch *scratch = cw_scratch_new(&m);
+    struct cw_incentive_result *inc = NULL;
+    struct cw_incentive_state *ist = NULL;
+    const struct cw_model *mp = &am.m;
+    struct cw_scratch *scratch = cw_scratch_new(mp);
     struct cw_decide_req req = {
         c->lines,     c->n, o->customer,
         o->placement, o->k, o->accuracy_only ? CW_DECIDE_ACCURACY_ONLY : 0u};
     struct cw_decision *d = cw_calloc(1, sizeof(*d));
     struct cw_buf err = CW_BUF_INIT, out = CW_BUF_INIT;
-    int code = cw_decide(&m, scratch, &req, d, &err);
+    int code = cw_decide(mp, scratch, &req, d, &err);
+    if (code == 0 && ai.cfg) {
+        /* as the server would for a new session of this shopper */
+        inc = cw_malloc(sizeof(*inc));
+        ist = cw_incentive_state_new(8, 8, 0);
+        struct cw_incentive_req ir = {ai.cfg,
+                                      ai.have_stats ? &ai.stats : NULL,
+                                      ist,
+                                      {o->session, -1, -1, -1, o->coupon},
+                                      (int64_t)time(NULL),
+                                      0};
+        code = cw_incentive_apply(mp, &req, d, &ir, inc, &err);
+        if (code < 0) {
+            rc = cw_cli_error("cannot apply the incentives: %s",
+                              err.len ? cw_buf_str(&err) : cw_strerror(code));
+            goto done;
+        }
+    }
     if (code < 0) {
         rc = cw_cli_error("cannot decide: %s",
                           err.len ? cw_buf_str(&err) : cw_strerror(code));
     } else {
         if (cli->json)
-            print_json(&out, &m, &info, c, d, o->customer);
+            print_json(&out, mp, &am.info, c, d, o->customer, ai.cfg, inc);
         else
-            print_text(&out, &m, c, d, o->customer);
+            print_text(&out, mp, c, d, o->customer, ai.cfg, inc);
         rc = cw_cli_emit(&out);
     }
+done:
+    cw_free(inc);
+    cw_incentive_state_free(ist);
+    cw_app_incentives_release(&ai);
     cw_buf_release(&err);
     cw_buf_release(&out);
     cw_free(d);
     cw_scratch_free(scratch);
-    cw_model_release(&m);
-    cw_file_unmap(&map);
+    cw_app_model_release(&am);
     return rc;
 }
 
@@ -300,6 +232,9 @@ int cw_cmd_recommend(int argc, char **argv, struct cw_cli *cli)
         OPT_PLACEMENT,
         OPT_K,
         OPT_ACCURACY_ONLY,
+        OPT_SESSION,
+        OPT_COUPON,
+        OPT_NO_INCENTIVES,
     };
     static const struct option opts[] = {
         CW_CLI_COMMON_OPTIONS,
@@ -308,9 +243,13 @@ int cw_cmd_recommend(int argc, char **argv, struct cw_cli *cli)
         {"placement", required_argument, NULL, OPT_PLACEMENT},
         {"k", required_argument, NULL, OPT_K},
         {"accuracy-only", no_argument, NULL, OPT_ACCURACY_ONLY},
+        {"session", required_argument, NULL, OPT_SESSION},
+        {"coupon", required_argument, NULL, OPT_COUPON},
+        {"no-incentives", no_argument, NULL, OPT_NO_INCENTIVES},
         {NULL, 0, NULL, 0},
     };
-    struct rec_opts o = {NULL, NULL, CW_PLACE_CART, CW_DECIDE_MAX, 0};
+    struct rec_opts o = {NULL, NULL, CW_PLACE_CART, CW_DECIDE_MAX, 0, NULL,
+                         0,    0};
     uint64_t k;
     int c, rc;
 
@@ -344,6 +283,20 @@ int cw_cmd_recommend(int argc, char **argv, struct cw_cli *cli)
             break;
         case OPT_ACCURACY_ONLY:
             o.accuracy_only = 1;
+            break;
+        case OPT_SESSION:
+            o.session = *optarg ? optarg : NULL;
+            break;
+        case OPT_COUPON:
+            if (cw_cli_parse_u64(optarg, &k) < 0 || k > CW_PRICE_MAX)
+                return cw_cli_usage_error(cli,
+                                          "--coupon wants an amount in minor "
+                                          "units, not '%s'",
+                                          optarg);
+            o.coupon = (int64_t)k;
+            break;
+        case OPT_NO_INCENTIVES:
+            o.no_incentives = 1;
             break;
         default:
             if ((rc = cw_cli_common_opt(cli, c, argv)) != CW_CLI_CONTINUE)

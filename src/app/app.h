@@ -1,0 +1,189 @@
+/*
+ * app.h: what the CLI and the HTTP server do the same way, on top of the
+ * store and core: train a model version from the store and publish it, load
+ * the newest published version, and write a decision as JSON.
+ *
+ * This layer may use the store and files (core may not) but never prints:
+ * failures come back as CW_E* codes with one line in err that the caller
+ * prefixes ("cartwise: ..." in the CLI, an error body in the server).
+ */
+#ifndef CW_APP_H
+#define CW_APP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cartwise/cw_file.h"
+#include "cartwise/cw_incentive.h"
+#include "cartwise/cw_model.h"
+#include "cartwise/cw_store.h"
+
+struct cw_buf;
+struct cw_cart_line;
+struct cw_decision;
+
+#define CW_APP_DEFAULT_MARGIN_RATE 0.30
+
+struct cw_app_train_opts {
+    double margin_rate;   /* < 0: the stored one (default 0.30) */
+    uint32_t top_m;       /* 0: default */
+    double lambda;        /* <= 0: tuned on validation */
+    int no_blas;          /* 1: plain-C solver */
+    const char *currency; /* NULL: the stored one, else USD */
+};
+
+/* What a training run produced and where it was published. */
+struct cw_app_train_result {
+    struct cw_model_info info; /* registry row (version assigned) */
+    uint32_t items, customers;
+    int64_t baskets, lines;
+    double ease_lambda;
+    uint32_t ease_items;
+    double default_margin_rate;
+    char currency[4];
+    char checksum[17];
+    double seconds;
+    struct cw_incentive_stats incentive; /* learned for incentives */
+};
+
+/* Trains a new model from everything in s and publishes it: the file
+ * "<db>.models/model-<time>-<checksum prefix>.cwm" written atomically, then
+ * the registry row (and the margin rate, when o->margin_rate was given) in
+ * one transaction. db is the store's path, for the models directory.
+ * Returns 0, CW_ENODATA when there is too little to train on, or another
+ * CW_E* code; err says what failed ("cannot read the order lines from the
+ * store: ...", "training failed: ...", "cannot register the model: ..."). */
+int cw_app_train(struct cw_store *s, const char *db,
+                 const struct cw_app_train_opts *o,
+                 struct cw_app_train_result *out, struct cw_buf *err);
+
+/* A loaded model: decoded in place over a read-only map of its file. */
+struct cw_app_model {
+    struct cw_model_info info;
+    struct cw_map map;
+    struct cw_model m;
+};
+
+/* Loads the newest registered version into out (zeroed first): maps the
+ * file, checks its xxh3 against the registry's checksum, decodes. Returns 0,
+ * CW_ENOENT when no model was trained, CW_ECORRUPT for a damaged file, or
+ * another CW_E* code; err says why. Release with cw_app_model_release. */
+int cw_app_model_load(struct cw_store *s, struct cw_app_model *out,
+                      struct cw_buf *err);
+/* Loads the registered version described by info (as model_latest gave). */
+int cw_app_model_load_info(const struct cw_model_info *info,
+                           struct cw_app_model *out, struct cw_buf *err);
+void cw_app_model_release(struct cw_app_model *am);
+
+/* Append numbers without printf (the decide path formats a few dozen per
+ * answer): an integer, and x with exactly dec (0..9) decimals, rounded
+ * half away from zero (non-finite x appends 0). */
+void cw_app_add_i64(struct cw_buf *b, int64_t v);
+void cw_app_add_fixed(struct cw_buf *b, double x, int dec);
+
+/* Appends {"amount":minor,"currency":"CUR"}. */
+void cw_app_json_money(struct cw_buf *b, int64_t minor, const char *currency);
+
+/* Appends the fields of a decision that the CLI and the API share, without
+ * braces: "cart_value":{..},"addons":[..],"unknown_skus":[..],
+ * "assumptions":[..]. lines are the request's cart lines (for the unknown
+ * SKUs), customer the request's customer or NULL. */
+void cw_app_decision_json(struct cw_buf *b, const struct cw_model *m,
+                          const struct cw_decision *d,
+                          const struct cw_cart_line *lines,
+                          const char *customer);
+
+/* The assumptions of a decision, as sentences: at most 2, in out (pointing
+ * at static text or into note, which the caller releases). */
+size_t cw_app_assumptions(const struct cw_model *m, const struct cw_decision *d,
+                          const char *customer, const char *out[2],
+                          struct cw_buf *note);
+
+/* ---- incentives (config_json.c, incentive_train.c, incentives.c) ---- */
+
+#define CW_APP_META_CONFIG "config"             /* the merchant's config */
+#define CW_APP_META_INC_STATS "incentive_stats" /* learned at training */
+
+/* Parses configuration JSON into out (defaults for absent keys) and
+ * validates it. Returns 0, CW_EPARSE (not JSON: line and column in err),
+ * CW_ETOOBIG or CW_EINVAL (err names the key path: "tiers[1].threshold:
+ * must be greater than tiers[0].threshold (5000)"). */
+int cw_app_config_parse(const char *text, size_t n,
+                        struct cw_incentive_config *out, struct cw_buf *err);
+/* Appends c as canonical JSON (every key, pretty-printed). */
+void cw_app_config_json(const struct cw_incentive_config *c,
+                        struct cw_buf *out);
+/* Parses and validates text, then stores its canonical form as meta
+ * "config". out receives the parsed configuration. */
+int cw_app_config_store(struct cw_store *s, const char *text, size_t n,
+                        struct cw_incentive_config *out, struct cw_buf *err);
+/* Loads the stored configuration: 0, CW_ENOENT when none was set. */
+int cw_app_config_load(struct cw_store *s, struct cw_incentive_config *out,
+                       struct cw_buf *err);
+/* Every configuration key path ("discount.max_percent", "tiers[].reward")
+ * into out (at most max); returns how many there are. *sorted is set to 0
+ * when a key table is out of order. */
+size_t cw_app_config_keys(char out[][64], size_t max, int *sorted);
+
+/* Learned statistics as JSON (meta "incentive_stats") and back. */
+void cw_app_stats_json(const struct cw_incentive_stats *st, struct cw_buf *out);
+int cw_app_stats_parse(const char *text, struct cw_incentive_stats *out,
+                       struct cw_buf *err);
+int cw_app_stats_load(struct cw_store *s, struct cw_incentive_stats *out,
+                      struct cw_buf *err);
+
+/* The store-wide order-value quantiles and margin rate of baskets (dataset
+ * ids) of ds, whose prices are major units (unit minor units each). */
+struct cw_dataset;
+void cw_app_order_stats(const struct cw_dataset *ds, const uint32_t *baskets,
+                        size_t n, double unit, const struct cw_model *m,
+                        struct cw_incentive_stats *st);
+/* Learns the incentive statistics (order values from ds, propensity and
+ * uplift from the store's events) and stores them as meta
+ * "incentive_stats". Called by cw_app_train. */
+int cw_app_incentive_train(struct cw_store *s, const struct cw_dataset *ds,
+                           double unit, const struct cw_model *m,
+                           struct cw_incentive_stats *out, struct cw_buf *err);
+
+/* What a decision needs to apply incentives. */
+struct cw_app_incentives {
+    struct cw_incentive_config *cfg; /* owned; NULL: none configured */
+    struct cw_incentive_stats stats;
+    int have_stats;
+};
+/* Loads the stored configuration and statistics (either may be missing:
+ * no configuration means no incentives). Returns 0 or a CW_E* code for a
+ * store failure or a damaged configuration. */
+int cw_app_incentives_load(struct cw_store *s, struct cw_app_incentives *out,
+                           struct cw_buf *err);
+void cw_app_incentives_release(struct cw_app_incentives *ai);
+
+/* The assumptions an incentive result carries, as sentences (static text):
+ * at most 8 in out. */
+size_t cw_app_incentive_notes(const struct cw_incentive_result *r,
+                              const char *out[8]);
+/* cw_app_decision_json with the incentives: add-ons carry "closes_gap",
+ * an "incentives" object is added and its notes join "assumptions". cfg
+ * and inc NULL: exactly cw_app_decision_json. */
+void cw_app_decision_json_inc(struct cw_buf *b, const struct cw_model *m,
+                              const struct cw_decision *d,
+                              const struct cw_cart_line *lines,
+                              const char *customer,
+                              const struct cw_incentive_config *cfg,
+                              const struct cw_incentive_result *inc);
+/* Appends ,"incentives":{...} (incentives.c; cw_app_decision_json_inc's
+ * part, not a renderer of its own). */
+void cw__app_incentives_json(struct cw_buf *b, const struct cw_model *m,
+                             const struct cw_decision *d,
+                             const struct cw_incentive_config *cfg,
+                             const struct cw_incentive_result *inc);
+/* The incentives as text lines, for `cartwise recommend`. */
+void cw_app_incentive_text(struct cw_buf *b, const struct cw_model *m,
+                           const struct cw_incentive_config *cfg,
+                           const struct cw_incentive_result *r);
+
+/* The title shown for an add-on: the variant's, else its item's. */
+const char *cw_app_item_title(const struct cw_model *m, uint32_t variant,
+                              uint32_t item);
+
+#endif

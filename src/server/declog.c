@@ -1,0 +1,197 @@
+/*
+ * declog.c: the decision log, written off the request path.
+ *
+ * POST /v1/decide must never wait for SQLite, so each decision is copied
+ * (one allocation) into a bounded in-memory queue and one writer thread,
+ * with its own store handle, drains it in batches of up to BATCH decisions,
+ * one transaction per batch. When the queue is full the decision is
+ * dropped and counted (cartwise_decision_log_dropped_total): serving wins
+ * over logging under overload. A batch that fails is rolled back, counted
+ * (cartwise_decision_log_failed_total) and logged. Stopping writes out
+ * everything queued before the thread exits.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cartwise/cw_alloc.h"
+#include "cartwise/cw_err.h"
+#include "cartwise/cw_store.h"
+#include "server/server.h"
+
+#define BATCH 512
+
+struct entry {
+    struct cw_decision_rec rec;
+    char data[]; /* the record's strings */
+};
+
+struct cw_srv_declog {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct entry **ring;
+    size_t cap, head, count;
+    int stop;
+    pthread_t thread;
+    struct cw_store *store;
+    struct cw_srv *srv;
+};
+
+static size_t slen(const char *s)
+{
+    return s ? strlen(s) + 1 : 0;
+}
+
+static const char *put(char **p, const char *s)
+{
+    if (!s)
+        return NULL;
+    size_t n = strlen(s) + 1;
+    memcpy(*p, s, n);
+    const char *out = *p;
+    *p += n;
+    return out;
+}
+
+int cw_srv_declog_push(struct cw_srv *srv, const struct cw_decision_rec *d)
+{
+    struct cw_srv_declog *q = srv->declog;
+    if (__atomic_load_n(&q->count, __ATOMIC_RELAXED) >= q->cap)
+        goto drop; /* cheap early check; rechecked under the lock */
+    size_t n = slen(d->id) + slen(d->session) + slen(d->customer) +
+               slen(d->experiment) + slen(d->arm) + slen(d->placement) +
+               slen(d->ts) + slen(d->shown) + slen(d->request);
+    struct entry *e = cw_malloc(sizeof(*e) + n);
+    char *p = e->data;
+    e->rec = *d;
+    e->rec.id = put(&p, d->id);
+    e->rec.session = put(&p, d->session);
+    e->rec.customer = put(&p, d->customer);
+    e->rec.experiment = put(&p, d->experiment);
+    e->rec.arm = put(&p, d->arm);
+    e->rec.placement = put(&p, d->placement);
+    e->rec.ts = put(&p, d->ts);
+    e->rec.shown = put(&p, d->shown);
+    e->rec.request = put(&p, d->request);
+    pthread_mutex_lock(&q->lock);
+    if (q->count >= q->cap || q->stop) {
+        pthread_mutex_unlock(&q->lock);
+        cw_free(e);
+        goto drop;
+    }
+    q->ring[(q->head + q->count) % q->cap] = e;
+    if (q->count++ == 0)
+        pthread_cond_signal(&q->cond);
+    pthread_mutex_unlock(&q->lock);
+    return 0;
+drop:
+    atomic_fetch_add_explicit(&srv->ctr.declog_dropped, 1,
+                              memory_order_relaxed);
+    return -1;
+}
+
+size_t cw_srv_declog_depth(struct cw_srv *srv)
+{
+    struct cw_srv_declog *q = srv->declog;
+    return q ? __atomic_load_n(&q->count, __ATOMIC_RELAXED) : 0;
+}
+
+static void write_batch(struct cw_srv_declog *q, struct entry **batch, size_t n)
+{
+    struct cw_store *s = q->store;
+    struct cw_buf err = CW_BUF_INIT;
+    int rc = s->ops->begin(s, &err);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        int r = s->ops->put_decision(s, &batch[i]->rec, &err);
+        rc = r < 0 ? r : 0;
+    }
+    if (rc == 0)
+        rc = s->ops->commit(s, &err);
+    else
+        s->ops->rollback(s, NULL);
+    if (rc == 0) {
+        atomic_fetch_add_explicit(&q->srv->ctr.declog_written, n,
+                                  memory_order_relaxed);
+    } else {
+        atomic_fetch_add_explicit(&q->srv->ctr.declog_failed, n,
+                                  memory_order_relaxed);
+        char f[48];
+        snprintf(f, sizeof(f), ",\"decisions\":%zu", n);
+        cw_srv_log("error", "decision log write failed",
+                   err.len ? cw_buf_str(&err) : cw_strerror(rc), f);
+    }
+    for (size_t i = 0; i < n; i++)
+        cw_free(batch[i]);
+    cw_buf_release(&err);
+}
+
+static void *writer_main(void *arg)
+{
+    struct cw_srv_declog *q = arg;
+    struct entry **batch = cw_malloc(BATCH * sizeof(*batch));
+    pthread_mutex_lock(&q->lock);
+    for (;;) {
+        while (q->count == 0 && !q->stop)
+            pthread_cond_wait(&q->cond, &q->lock);
+        if (q->count == 0 && q->stop)
+            break;
+        size_t n = 0;
+        while (q->count && n < BATCH) {
+            batch[n++] = q->ring[q->head];
+            q->head = (q->head + 1) % q->cap;
+            q->count--;
+        }
+        pthread_mutex_unlock(&q->lock);
+        write_batch(q, batch, n);
+        pthread_mutex_lock(&q->lock);
+    }
+    pthread_mutex_unlock(&q->lock);
+    cw_free(batch);
+    return NULL;
+}
+
+int cw_srv_declog_start(struct cw_srv *srv, size_t capacity, struct cw_buf *err)
+{
+    struct cw_srv_declog *q = cw_calloc(1, sizeof(*q));
+    q->cap = capacity ? capacity : 1;
+    q->ring = cw_calloc(q->cap, sizeof(*q->ring));
+    q->srv = srv;
+    pthread_mutex_init(&q->lock, NULL);
+    pthread_cond_init(&q->cond, NULL);
+    struct cw_buf e = CW_BUF_INIT;
+    int rc = cw_store_open(&q->store, srv->db, &e);
+    if (rc < 0) {
+        cw_err(err, rc, "decision log: cannot open the store: %s",
+               cw_buf_str(&e));
+    } else if (pthread_create(&q->thread, NULL, writer_main, q) != 0) {
+        rc = cw_err(err, CW_EIO, "decision log: cannot start its thread");
+        cw_store_close(q->store);
+    }
+    cw_buf_release(&e);
+    if (rc < 0) {
+        pthread_mutex_destroy(&q->lock);
+        pthread_cond_destroy(&q->cond);
+        cw_free(q->ring);
+        cw_free(q);
+        return rc;
+    }
+    srv->declog = q;
+    return 0;
+}
+
+void cw_srv_declog_stop(struct cw_srv *srv)
+{
+    struct cw_srv_declog *q = srv->declog;
+    if (!q)
+        return;
+    pthread_mutex_lock(&q->lock);
+    q->stop = 1;
+    pthread_cond_signal(&q->cond);
+    pthread_mutex_unlock(&q->lock);
+    pthread_join(q->thread, NULL);
+    cw_store_close(q->store);
+    pthread_mutex_destroy(&q->lock);
+    pthread_cond_destroy(&q->cond);
+    cw_free(q->ring);
+    cw_free(q);
+    srv->declog = NULL;
+}

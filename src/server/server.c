@@ -1,0 +1,1039 @@
+/*
+ * server.c: the HTTP server's lifecycle and request plumbing.
+ *
+ * libmicrohttpd runs an internal thread pool (one thread per core, epoll);
+ * every request goes through on_request three ways: the first call (headers
+ * only) does every check that needs no body: route (404/405), CORS
+ * preflight, per-IP rate limit, key (401/403), per-key rate limit, body
+ * size (413 from Content-Length) and type (415), answering early when one
+ * fails so that a refused body is never read. The calls that follow carry
+ * the body, accumulated into a bounded buffer (413 past the limit for a
+ * chunked body); the last one runs the route's handler. When the request
+ * ends (on_completed) its metrics and its JSON access-log line are written
+ * and its memory goes back to the thread for the next request.
+ *
+ * Shutdown (SIGINT, SIGTERM): stop accepting, let in-flight requests
+ * finish (answering "Connection: close"), stop the daemon, wait for a
+ * training run, flush the decision log, free everything.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "cartwise/cw_alloc.h"
+#include "cartwise/cw_decide.h"
+#include "cartwise/cw_err.h"
+#include "cartwise/cw_file.h"
+#include "cartwise/cw_store.h"
+#include "server/server.h"
+
+#ifndef CW_SOURCE_DIR
+#define CW_SOURCE_DIR "."
+#endif
+
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void cw_srv_config_default(struct cw_srv_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->port = 8080;
+    c->max_body = CW_SRV_DEFAULT_MAX_BODY;
+    c->conn_limit = 1024;
+    c->per_ip_limit = 256;
+    c->timeout = 30;
+    c->key_rate = 1000;
+    c->key_burst = 2000;
+    c->ip_rate = 5000;
+    c->ip_burst = 10000;
+    c->access_log = 1;
+    c->model_poll = 5;
+    c->declog_capacity = 65536;
+}
+
+/* ---- per-thread state ---- */
+
+static uint64_t splitmix(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static struct cw_srv_thread *thread_state(struct cw_srv *srv)
+{
+    struct cw_srv_thread *th = pthread_getspecific(srv->thread_key);
+    if (th)
+        return th;
+    th = cw_calloc(1, sizeof(*th));
+    randombytes_buf(th->rng, sizeof(th->rng));
+    cw_buf_init(&th->tmp, 0);
+    pthread_setspecific(srv->thread_key, th);
+    pthread_mutex_lock(&srv->threads_lock);
+    th->next = srv->threads;
+    srv->threads = th;
+    pthread_mutex_unlock(&srv->threads_lock);
+    return th;
+}
+
+void cw_srv_random_id(struct cw_srv_thread *th, const char *prefix, char *out,
+                      size_t size)
+{
+    static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+    size_t n = strlen(prefix);
+    if (size < n + 23)
+        n = 0;
+    memcpy(out, prefix, n);
+    uint64_t a = splitmix(&th->rng[0]) ^ th->rng[1];
+    uint64_t b = splitmix(&th->rng[0]);
+    th->rng[1] += 0x632be59bd9b4e019ULL;
+    for (int i = 0; i < 11; i++, a /= 36)
+        out[n++] = digits[a % 36];
+    for (int i = 0; i < 11; i++, b /= 36)
+        out[n++] = digits[b % 36];
+    out[n] = '\0';
+}
+
+void cw_srv_sortable_id(struct cw_srv_thread *th, const char *prefix, char *out,
+                        size_t size)
+{
+    /* like a ULID: 10 characters of milliseconds (Crockford base32, so ids
+     * sort by time and land at the end of the store's index), 16 random */
+    static const char b32[] = "0123456789abcdefghjkmnpqrstvwxyz";
+    size_t n = strlen(prefix);
+    if (size < n + 27)
+        n = 0;
+    memcpy(out, prefix, n);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    for (int i = 9; i >= 0; i--, ms >>= 5)
+        out[n + (size_t)i] = b32[ms & 31];
+    n += 10;
+    uint64_t a = splitmix(&th->rng[0]) ^ th->rng[1];
+    th->rng[1] += 0x632be59bd9b4e019ULL;
+    uint64_t b = splitmix(&th->rng[0]);
+    for (int i = 0; i < 12; i++, a >>= 5)
+        out[n++] = b32[a & 31];
+    for (int i = 0; i < 4; i++, b >>= 5)
+        out[n++] = b32[b & 31];
+    out[n] = '\0';
+}
+
+struct cw_scratch *cw_srv_scratch(struct cw_srv_thread *th,
+                                  const struct cw_srv_model *m)
+{
+    if (!th->scratch || th->scratch_gen != m->gen) {
+        cw_scratch_free(th->scratch);
+        th->scratch = cw_scratch_new(&m->am.m);
+        th->scratch_gen = m->gen;
+    }
+    return th->scratch;
+}
+
+static void thread_free(struct cw_srv_thread *th)
+{
+    cw_scratch_free(th->scratch);
+    cw_buf_release(&th->tmp);
+    if (th->spare) {
+        cw_buf_release(&th->spare->body);
+        cw_buf_release(&th->spare->out);
+        cw_srv_arena_release(&th->spare->arena);
+        cw_free(th->spare);
+    }
+    cw_free(th);
+}
+
+/* ---- requests ---- */
+
+static const char *method_name(const char *m)
+{
+    static const char *const known[] = {"GET",     "POST",  "PUT",
+                                        "DELETE",  "PATCH", "HEAD",
+                                        "OPTIONS", "TRACE", "CONNECT"};
+    for (size_t i = 0; i < sizeof(known) / sizeof(*known); i++)
+        if (!strcmp(m, known[i]))
+            return known[i];
+    return "OTHER";
+}
+
+static struct cw_req *req_new(struct cw_srv *srv, struct MHD_Connection *c,
+                              const char *url, const char *method)
+{
+    struct cw_srv_thread *th = thread_state(srv);
+    struct cw_req *r = th->spare;
+    if (r) {
+        th->spare = NULL;
+    } else {
+        r = cw_calloc(1, sizeof(*r));
+        cw_buf_init(&r->body, 0);
+        cw_buf_init(&r->out, 0);
+        cw_srv_arena_init(&r->arena);
+    }
+    struct cw_buf body = r->body, out = r->out;
+    struct cw_srv_arena arena = r->arena;
+    memset(r, 0, offsetof(struct cw_req, body));
+    r->body = body;
+    r->out = out;
+    r->arena = arena;
+    cw_buf_reset(&r->body);
+    cw_buf_reset(&r->out);
+    r->body.max = 0;
+    r->discarded = 0;
+    r->too_big = 0;
+    r->queued = 0;
+    r->hold = 0;
+    r->held = 0;
+    r->preflight = 0;
+    r->status = 0;
+    r->error_code = NULL;
+    r->allow[0] = '\0';
+    r->retry_after = 0;
+    r->content_type = NULL;
+    r->bytes_out = 0;
+    clock_gettime(CLOCK_MONOTONIC, &r->t0);
+    r->srv = srv;
+    r->conn = c;
+    r->th = th;
+    r->route_ix = -1;
+    r->method = method_name(method);
+    snprintf(r->path, sizeof(r->path), "%s", url);
+    atomic_fetch_add_explicit(&srv->inflight, 1, memory_order_relaxed);
+    return r;
+}
+
+static void req_free(struct cw_req *r)
+{
+    struct cw_srv_thread *th = pthread_getspecific(r->srv->thread_key);
+    cw_srv_arena_reset(&r->arena);
+    if (th == r->th && !th->spare && r->body.cap <= (64u << 10) &&
+        r->out.cap <= (64u << 10)) {
+        th->spare = r;
+        return;
+    }
+    cw_buf_release(&r->body);
+    cw_buf_release(&r->out);
+    cw_srv_arena_release(&r->arena);
+    cw_free(r);
+}
+
+const char *cw_srv_header(struct cw_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+/* ---- responses ---- */
+
+static void add_header(struct MHD_Response *resp, const char *k, const char *v)
+{
+    MHD_add_response_header(resp, k, v);
+}
+
+void cw_srv_reply(struct cw_req *r, int status)
+{
+    if (r->queued)
+        return;
+    if (r->hold) {
+        r->held = status;
+        r->queued = 1;
+        return;
+    }
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        r->out.len, r->out.buf ? r->out.buf : (void *)"",
+        MHD_RESPMEM_MUST_COPY);
+    if (!resp)
+        return;
+    if (status != 204)
+        add_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                   r->content_type ? r->content_type : "application/json");
+    add_header(resp, "Request-Id", r->request_id);
+    add_header(resp, "Cartwise-Version", CW_API_VERSION);
+    if (r->cors[0]) {
+        add_header(resp, "Access-Control-Allow-Origin", r->cors);
+        add_header(resp, "Access-Control-Expose-Headers",
+                   "Request-Id, Cartwise-Version, Retry-After");
+    }
+    if (r->preflight && r->cors[0]) {
+        add_header(resp, "Access-Control-Allow-Methods", "GET, POST");
+        add_header(resp, "Access-Control-Allow-Headers",
+                   "Content-Type, Authorization, Idempotency-Key");
+        add_header(resp, "Access-Control-Max-Age", "600");
+    }
+    if (r->route && (r->route->flags & CW_ROUTE_CORS))
+        add_header(resp, "Vary", "Origin");
+    if (r->allow[0])
+        add_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+    if (r->retry_after > 0) {
+        char ra[16];
+        snprintf(ra, sizeof(ra), "%d", r->retry_after);
+        add_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+    }
+    if (r->srv->stopping)
+        add_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    MHD_queue_response(r->conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    r->status = status;
+    r->bytes_out = r->out.len;
+    r->queued = 1;
+}
+
+void cw_srv_reply_error(struct cw_req *r, const struct cw_srv_error *e)
+{
+    cw_buf_reset(&r->out);
+    cw_buf_adds(&r->out, "{\"error\":{\"type\":");
+    cw_buf_add_json_str(&r->out,
+                        e->type ? e->type : cw_srv_error_type(e->status));
+    cw_buf_adds(&r->out, ",\"code\":");
+    cw_buf_add_json_str(&r->out, e->code);
+    cw_buf_adds(&r->out, ",\"message\":");
+    cw_buf_add_json_str(&r->out, e->message);
+    cw_buf_adds(&r->out, ",\"field\":");
+    if (e->field[0])
+        cw_buf_add_json_str(&r->out, e->field);
+    else
+        cw_buf_adds(&r->out, "null");
+    cw_buf_adds(&r->out, ",\"request_id\":");
+    cw_buf_add_json_str(&r->out, r->request_id);
+    cw_buf_adds(&r->out, "}}");
+    r->error_code = e->code;
+    r->content_type = NULL;
+    cw_srv_reply(r, e->status);
+}
+
+void cw_srv_reply_fail(struct cw_req *r, int status, const char *code,
+                       const char *field, const char *fmt, ...)
+{
+    struct cw_srv_error e;
+    va_list ap;
+    cw_srv_fail(&e, status, code, field, "%s", "");
+    va_start(ap, fmt);
+    vsnprintf(e.message, sizeof(e.message), fmt, ap);
+    va_end(ap);
+    cw_srv_reply_error(r, &e);
+}
+
+void cw_srv_reply_store_error(struct cw_req *r, int code, const char *what,
+                              const struct cw_buf *detail)
+{
+    const char *d =
+        detail && detail->len ? cw_buf_str(detail) : cw_strerror(code);
+    if (code == CW_EINVAL || code == CW_EPARSE)
+        cw_srv_reply_fail(r, 422, "invalid_value", NULL, "%s: %s", what, d);
+    else if (code == CW_EBUSY) {
+        r->retry_after = 1;
+        cw_srv_reply_fail(r, 503, "store_busy", NULL, "%s: %s", what, d);
+    } else {
+        {
+            char f[160];
+            snprintf(f, sizeof(f), ",\"request_id\":\"%s\",\"code\":\"%s\"",
+                     r->request_id, cw_errname(code));
+            cw_srv_log("error", what, d, f);
+        }
+        cw_srv_reply_fail(r, 500, "store_error", NULL, "%s: %s", what, d);
+    }
+}
+
+/* ---- ids ---- */
+
+static int valid_request_id(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++) {
+        char c = s[n];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' ||
+              c == ':'))
+            return 0;
+    }
+    return n >= 1 && n <= 64;
+}
+
+/* traceparent: 00-<32 hex trace id>-<16 hex parent id>-<2 hex flags> */
+static void trace_id(const char *tp, char out[33])
+{
+    out[0] = '\0';
+    if (!tp || strlen(tp) < 55 || tp[2] != '-' || tp[35] != '-' ||
+        tp[52] != '-')
+        return;
+    int zero = 1;
+    for (int i = 0; i < 32; i++) {
+        char c = tp[3 + i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return;
+        zero &= c == '0';
+    }
+    if (zero)
+        return;
+    memcpy(out, tp + 3, 32);
+    out[32] = '\0';
+}
+
+static void client_ip(struct cw_req *r)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    r->ip[0] = '\0';
+    if (!ci || !ci->client_addr)
+        return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, r->ip,
+                  sizeof(r->ip));
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr,
+                  r->ip, sizeof(r->ip));
+}
+
+/* ---- the checks of the first call ---- */
+
+/* CORS preflight: 204 with the CORS headers for an allowed origin, 403
+ * for any other (a preflight carries no key: the allowed origins are
+ * --cors-origin and those of every public key). */
+static void preflight(struct cw_req *r)
+{
+    const char *origin = cw_srv_header(r, "Origin");
+    r->allow[0] = '\0';
+    if (!origin || !cw_srv_origin_allowed(r->srv, origin, NULL)) {
+        cw_srv_reply_fail(r, 403, "origin_not_allowed", NULL,
+                          "origin '%s' is not allowed",
+                          origin ? origin : "(none)");
+        return;
+    }
+    r->preflight = 1;
+    snprintf(r->cors, sizeof(r->cors), "%s", origin);
+    cw_srv_reply(r, 204);
+}
+
+static int is_json_type(const char *ct)
+{
+    if (!ct)
+        return 0;
+    while (*ct == ' ')
+        ct++;
+    size_t n = strlen("application/json");
+    if (strncasecmp(ct, "application/json", n))
+        return 0;
+    return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
+}
+
+/* Bearer key -> r->key, kind check, key's origins, per-key limit. */
+static int check_key(struct cw_req *r)
+{
+    struct cw_srv_error e;
+    const char *h = cw_srv_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (!h || !*h) {
+        cw_srv_reply_fail(r, 401, "missing_api_key", NULL,
+                          "no API key: send Authorization: Bearer KEY");
+        return -1;
+    }
+    if (strncasecmp(h, "Bearer ", 7)) {
+        cw_srv_reply_fail(r, 401, "invalid_api_key", NULL,
+                          "the Authorization header must be 'Bearer KEY'");
+        return -1;
+    }
+    const char *k = h + 7;
+    while (*k == ' ')
+        k++;
+    if (cw_srv_authenticate(r->srv, k, strlen(k), &r->key, &e) < 0) {
+        atomic_fetch_add_explicit(&r->srv->ctr.auth_failures, 1,
+                                  memory_order_relaxed);
+        cw_srv_reply_error(r, &e);
+        return -1;
+    }
+    if (r->route->auth == CW_AUTH_SECRET && r->key.kind != CW_KEY_SECRET) {
+        cw_srv_reply_fail(r, 403, "secret_key_required", NULL,
+                          "%s %s needs a secret key (sk_...)", r->method,
+                          r->route->path);
+        return -1;
+    }
+    /* a browser call to a storefront route from an origin that is neither
+     * the server's (--cors-origin) nor the key's */
+    if (r->origin && (r->route->flags & CW_ROUTE_CORS) &&
+        !cw_srv_origin_allowed(r->srv, r->origin, &r->key)) {
+        cw_srv_reply_fail(r, 403, "origin_not_allowed", NULL,
+                          "origin '%s' is not allowed for this key", r->origin);
+        return -1;
+    }
+    int wait = cw_srv_rate_key(r->srv, r->key.id);
+    if (wait) {
+        atomic_fetch_add_explicit(&r->srv->ctr.rate_limited_key, 1,
+                                  memory_order_relaxed);
+        r->retry_after = wait;
+        cw_srv_reply_fail(r, 429, "rate_limited", NULL,
+                          "too many requests for this key: retry after %d s",
+                          wait);
+        return -1;
+    }
+    return 0;
+}
+
+static void start(struct cw_req *r)
+{
+    struct cw_srv *srv = r->srv;
+    const char *rid = cw_srv_header(r, "X-Request-Id");
+    if (rid && valid_request_id(rid))
+        snprintf(r->request_id, sizeof(r->request_id), "%s", rid);
+    else
+        cw_srv_random_id(r->th, "req_", r->request_id, sizeof(r->request_id));
+    trace_id(cw_srv_header(r, "traceparent"), r->trace_id);
+    client_ip(r);
+    const char *cl = cw_srv_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *te = cw_srv_header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    unsigned long long len = cl ? strtoull(cl, NULL, 10) : 0;
+    int has_body = len > 0 || te;
+    r->hold = !has_body;
+
+    int known;
+    r->route_ix = cw_srv_route_find(r->path, r->method, &known, r->allow,
+                                    sizeof(r->allow));
+    if (r->route_ix < 0) {
+        if (known && !strcmp(r->method, "OPTIONS")) {
+            long ix = cw_srv_route_find(r->path, "POST", &known, NULL, 0);
+            if (ix >= 0 && (cw_srv_routes[ix].flags & CW_ROUTE_CORS)) {
+                r->route_ix = ix;
+                r->route = &cw_srv_routes[ix];
+                preflight(r);
+                return;
+            }
+        }
+        if (known)
+            cw_srv_reply_fail(r, 405, "method_not_allowed", NULL,
+                              "%s is not allowed on %s (allowed: %s)",
+                              r->method, r->path, r->allow);
+        else
+            cw_srv_reply_fail(r, 404, "not_found", NULL, "no route %s %s",
+                              r->method, r->path);
+        return;
+    }
+    r->allow[0] = '\0';
+    r->route = &cw_srv_routes[r->route_ix];
+    const struct cw_srv_route *rt = r->route;
+    r->origin = cw_srv_header(r, "Origin");
+
+    if (!(rt->flags & CW_ROUTE_NOLIMIT)) {
+        int wait = cw_srv_rate_ip(srv, r->ip);
+        if (wait) {
+            atomic_fetch_add_explicit(&srv->ctr.rate_limited_ip, 1,
+                                      memory_order_relaxed);
+            r->retry_after = wait;
+            cw_srv_reply_fail(r, 429, "rate_limited", NULL,
+                              "too many requests from this address: retry "
+                              "after %d s",
+                              wait);
+            return;
+        }
+    }
+    if (rt->auth == CW_AUTH_PUBLIC || rt->auth == CW_AUTH_SECRET) {
+        if (check_key(r) < 0)
+            return;
+    }
+    if (r->origin && (rt->flags & CW_ROUTE_CORS) &&
+        cw_srv_origin_allowed(srv, r->origin, r->key.kind ? &r->key : NULL))
+        snprintf(r->cors, sizeof(r->cors), "%s", r->origin);
+
+    if (rt->flags & (CW_ROUTE_BODY | CW_ROUTE_BODY_OPT)) {
+        if (len > srv->cfg.max_body) {
+            cw_srv_reply_fail(r, 413, "body_too_large", NULL,
+                              "the body is %llu bytes, more than the limit "
+                              "of %zu",
+                              len, srv->cfg.max_body);
+            return;
+        }
+        if ((rt->flags & CW_ROUTE_BODY || has_body) &&
+            !is_json_type(cw_srv_header(r, MHD_HTTP_HEADER_CONTENT_TYPE))) {
+            cw_srv_reply_fail(r, 415, "unsupported_media_type", NULL,
+                              "the body must be JSON (Content-Type: "
+                              "application/json)");
+            return;
+        }
+        r->body.max = srv->cfg.max_body;
+    }
+}
+
+/* ---- libmicrohttpd callbacks ---- */
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
+                                  const char *url, const char *method,
+                                  const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls)
+{
+    struct cw_srv *srv = cls;
+    struct cw_req *r = *con_cls;
+    (void)version;
+    if (!r) {
+        r = req_new(srv, c, url, method);
+        *con_cls = r;
+        start(r);
+        return MHD_YES;
+    }
+    r->conn = c;
+    if (*upload_size) {
+        if (!r->queued && !r->too_big && r->body.max &&
+            cw_buf_add(&r->body, upload, *upload_size) < 0)
+            r->too_big = 1;
+        if (r->too_big || !r->body.max) {
+            r->discarded += *upload_size;
+            /* a chunked body far past the limit: stop reading it */
+            if (r->discarded > 4 * srv->cfg.max_body + (1u << 20))
+                return MHD_NO;
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (r->held) { /* an early answer, held until now */
+        int status = r->held;
+        r->held = r->hold = r->queued = 0;
+        cw_srv_reply(r, status);
+        return MHD_YES;
+    }
+    r->hold = 0;
+    if (r->queued)
+        return MHD_YES;
+    if (r->too_big) {
+        cw_srv_reply_fail(r, 413, "body_too_large", NULL,
+                          "the body is more than the limit of %zu bytes",
+                          srv->cfg.max_body);
+        return MHD_YES;
+    }
+    r->route->fn(r);
+    if (!r->queued)
+        cw_srv_reply_fail(r, 500, "internal_error", NULL,
+                          "the handler gave no answer");
+    return MHD_YES;
+}
+
+static void access_log(struct cw_req *r, double secs)
+{
+    struct cw_buf *b = &r->th->tmp;
+    char ts[40];
+    cw_srv_now_iso(ts, sizeof(ts), 1);
+    cw_buf_reset(b);
+    cw_buf_adds(b, "{\"ts\":\"");
+    cw_buf_adds(b, ts);
+    cw_buf_adds(b, "\",\"level\":\"info\",\"msg\":\"request\",\"request_id\":");
+    cw_buf_add_json_str(b, r->request_id);
+    cw_buf_adds(b, ",\"trace_id\":");
+    if (r->trace_id[0]) {
+        cw_buf_addch(b, '"');
+        cw_buf_adds(b, r->trace_id);
+        cw_buf_addch(b, '"');
+    } else {
+        cw_buf_adds(b, "null");
+    }
+    cw_buf_adds(b, ",\"method\":\"");
+    cw_buf_adds(b, r->method);
+    cw_buf_adds(b, "\",\"path\":");
+    cw_buf_add_json_str(b, r->path);
+    cw_buf_adds(b, ",\"route\":");
+    if (r->route)
+        cw_buf_add_json_str(b, r->route->path);
+    else
+        cw_buf_adds(b, "null");
+    cw_buf_adds(b, ",\"status\":");
+    cw_app_add_i64(b, r->status);
+    cw_buf_adds(b, ",\"duration_ms\":");
+    cw_app_add_fixed(b, secs * 1000.0, 3);
+    cw_buf_adds(b, ",\"bytes_in\":");
+    cw_app_add_i64(b, (int64_t)(r->body.len + r->discarded));
+    cw_buf_adds(b, ",\"bytes_out\":");
+    cw_app_add_i64(b, (int64_t)r->bytes_out);
+    cw_buf_adds(b, ",\"ip\":");
+    cw_buf_add_json_str(b, r->ip);
+    cw_buf_adds(b, ",\"key_id\":");
+    if (r->key.kind)
+        cw_buf_add_json_str(b, r->key.id);
+    else
+        cw_buf_adds(b, "null");
+    if (r->error_code) {
+        cw_buf_adds(b, ",\"error\":");
+        cw_buf_add_json_str(b, r->error_code);
+    }
+    cw_buf_adds(b, "}\n");
+    /* one write: lines from different threads never interleave */
+    ssize_t w = write(2, b->buf, b->len);
+    (void)w;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct cw_srv *srv = cls;
+    struct cw_req *r = *con_cls;
+    (void)c;
+    (void)toe;
+    if (!r)
+        return;
+    *con_cls = NULL;
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - r->t0.tv_sec) +
+                  (double)(t1.tv_nsec - r->t0.tv_nsec) / 1e9;
+    if (!r->status)
+        r->status = 500; /* the client went away before an answer */
+    cw_srv_metrics_request(srv->metrics, r->route ? r->route_ix : -1, r->status,
+                           secs);
+    if (srv->cfg.access_log) {
+        struct cw_srv_thread *th = pthread_getspecific(srv->thread_key);
+        if (th == r->th)
+            access_log(r, secs);
+    }
+    req_free(r);
+    atomic_fetch_sub_explicit(&srv->inflight, 1, memory_order_relaxed);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    struct cw_buf b = CW_BUF_INIT;
+    cw_buf_adds(&b, "{\"level\":\"warn\",\"msg\":\"http\",\"detail\":");
+    cw_buf_add_json_str(&b, msg);
+    cw_buf_adds(&b, "}\n");
+    ssize_t w = write(2, b.buf, b.len);
+    (void)w;
+    cw_buf_release(&b);
+}
+
+/* ---- lifecycle ---- */
+
+void cw_srv_log(const char *level, const char *msg, const char *detail,
+                const char *fields)
+{
+    struct cw_buf b = CW_BUF_INIT;
+    char ts[40];
+    cw_srv_now_iso(ts, sizeof(ts), 1);
+    cw_buf_addf(&b, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":", ts, level);
+    cw_buf_add_json_str(&b, msg);
+    if (detail) {
+        cw_buf_adds(&b, ",\"detail\":");
+        cw_buf_add_json_str(&b, detail);
+    }
+    if (fields)
+        cw_buf_adds(&b, fields);
+    cw_buf_adds(&b, "}\n");
+    ssize_t w = write(2, b.buf, b.len);
+    (void)w;
+    cw_buf_release(&b);
+}
+
+static void log_line(const char *level, const char *msg, const char *detail)
+{
+    cw_srv_log(level, msg, detail, NULL);
+}
+
+void cw_srv_experiment_reload(struct cw_srv *srv, struct cw_store *s)
+{
+    char *v = NULL;
+    struct cw_experiment e;
+    int ok = 0;
+    if (srv->cfg.experiment_parse &&
+        s->ops->meta_get(s, "experiment", &v, NULL) == 0) {
+        struct cw_buf err = CW_BUF_INIT;
+        if (srv->cfg.experiment_parse(v, strlen(v), &e, &err) == 0)
+            ok = 1;
+        else
+            log_line("warn", "experiment configuration ignored",
+                     cw_buf_str(&err));
+        cw_buf_release(&err);
+    }
+    cw_free(v);
+    pthread_mutex_lock(&srv->exp_lock);
+    srv->has_exp = ok;
+    if (ok)
+        srv->exp = e;
+    atomic_fetch_add(&srv->exp_gen, 1);
+    pthread_mutex_unlock(&srv->exp_lock);
+}
+
+const struct cw_experiment *cw_srv_experiment(struct cw_srv *srv,
+                                              struct cw_srv_thread *th)
+{
+    uint64_t gen = atomic_load_explicit(&srv->exp_gen, memory_order_acquire);
+    if (th->exp_gen != gen) {
+        pthread_mutex_lock(&srv->exp_lock);
+        th->has_exp = srv->has_exp;
+        if (srv->has_exp)
+            th->exp = srv->exp;
+        th->exp_gen = atomic_load(&srv->exp_gen);
+        pthread_mutex_unlock(&srv->exp_lock);
+    }
+    return th->has_exp ? &th->exp : NULL;
+}
+
+static void load_openapi(struct cw_srv *srv)
+{
+    const char *path = srv->cfg.openapi;
+    const char *env = getenv("CARTWISE_OPENAPI");
+    struct cw_buf p = CW_BUF_INIT, err = CW_BUF_INIT;
+    if (!path && env && *env)
+        path = env;
+    if (!path) {
+        cw_buf_adds(&p, CW_SOURCE_DIR "/docs/openapi.json");
+        path = cw_buf_str(&p);
+    }
+    struct cw_map map = {NULL, 0};
+    if (cw_file_map(&map, path, &err) == 0) {
+        srv->openapi = cw_strndup(map.data, map.len);
+        srv->openapi_len = map.len;
+        cw_file_unmap(&map);
+    } else {
+        log_line("warn", "no OpenAPI document: GET /v1/openapi.json is 404",
+                 path);
+    }
+    cw_buf_release(&p);
+    cw_buf_release(&err);
+}
+
+static void *poll_main(void *arg)
+{
+    struct cw_srv *srv = arg;
+    struct cw_store *s = NULL;
+    struct cw_buf err = CW_BUF_INIT;
+    if (cw_store_open(&s, srv->db, &err) < 0) {
+        log_line("error", "model poller: cannot open the store",
+                 cw_buf_str(&err));
+        cw_buf_release(&err);
+        return NULL;
+    }
+    pthread_mutex_lock(&srv->poll_lock);
+    while (!srv->stopping) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        double secs = srv->cfg.model_poll;
+        until.tv_sec += (time_t)secs;
+        until.tv_nsec += (long)((secs - (double)(time_t)secs) * 1e9);
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&srv->poll_cond, &srv->poll_lock, &until);
+        if (srv->stopping)
+            break;
+        pthread_mutex_unlock(&srv->poll_lock);
+        cw_buf_reset(&err);
+        if (cw_srv_holder_refresh(srv, s, &err) < 0 && err.len)
+            log_line("warn", "model poller", cw_buf_str(&err));
+        pthread_mutex_lock(&srv->poll_lock);
+    }
+    pthread_mutex_unlock(&srv->poll_lock);
+    cw_store_close(s);
+    cw_buf_release(&err);
+    return NULL;
+}
+
+static int open_stores(struct cw_srv *srv, struct cw_buf *err)
+{
+    struct cw_buf e = CW_BUF_INIT;
+    int rc = cw_store_open(&srv->wstore, srv->db, &e);
+    if (rc == 0)
+        rc = cw_store_open(&srv->astore, srv->db, &e);
+    if (rc < 0)
+        cw_err(err, rc, "cannot open the store '%s': %s", srv->db,
+               e.len ? cw_buf_str(&e) : cw_strerror(rc));
+    cw_buf_release(&e);
+    return rc;
+}
+
+static struct MHD_Daemon *start_daemon(struct cw_srv *srv, struct cw_buf *err)
+{
+    const struct cw_srv_config *c = &srv->cfg;
+    struct sockaddr_in6 a6;
+    struct sockaddr_in a4;
+    struct sockaddr *sa = NULL;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+                     MHD_USE_ITC | MHD_USE_TURBO | MHD_USE_ERROR_LOG;
+    if (c->bind && *c->bind) {
+        memset(&a4, 0, sizeof(a4));
+        memset(&a6, 0, sizeof(a6));
+        if (inet_pton(AF_INET, c->bind, &a4.sin_addr) == 1) {
+            a4.sin_family = AF_INET;
+            a4.sin_port = htons((uint16_t)c->port);
+            sa = (struct sockaddr *)&a4;
+        } else if (inet_pton(AF_INET6, c->bind, &a6.sin6_addr) == 1) {
+            a6.sin6_family = AF_INET6;
+            a6.sin6_port = htons((uint16_t)c->port);
+            sa = (struct sockaddr *)&a6;
+            flags |= MHD_USE_IPv6;
+        } else {
+            cw_err(err, CW_EINVAL,
+                   "--bind wants an IPv4 or IPv6 address, "
+                   "not '%s'",
+                   c->bind);
+            return NULL;
+        }
+    }
+    unsigned threads = c->threads;
+    if (!threads) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n > 0 ? (unsigned)n : 1;
+    }
+    struct MHD_OptionItem opts[] = {
+        {MHD_OPTION_THREAD_POOL_SIZE, threads, NULL},
+        {MHD_OPTION_CONNECTION_LIMIT, c->conn_limit, NULL},
+        {MHD_OPTION_PER_IP_CONNECTION_LIMIT, c->per_ip_limit, NULL},
+        {MHD_OPTION_CONNECTION_TIMEOUT, c->timeout, NULL},
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, srv},
+        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 16 * 1024, NULL},
+        {MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL},
+        {sa ? MHD_OPTION_SOCK_ADDR : MHD_OPTION_END, 0, sa},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    struct MHD_Daemon *d =
+        MHD_start_daemon(flags, (uint16_t)c->port, NULL, NULL, on_request, srv,
+                         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
+                         MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+    if (!d)
+        cw_err(err, CW_EIO, "cannot listen on %s port %u: %s",
+               c->bind ? c->bind : "all addresses", c->port,
+               errno ? strerror(errno) : "libmicrohttpd refused to start");
+    return d;
+}
+
+static void srv_free(struct cw_srv *srv)
+{
+    struct cw_srv_thread *th = srv->threads;
+    while (th) {
+        struct cw_srv_thread *next = th->next;
+        thread_free(th);
+        th = next;
+    }
+    cw_srv_holder_release(&srv->holder);
+    cw_srv_metrics_free(srv->metrics);
+    cw_srv_auth_free(srv->auth);
+    cw_store_close(srv->wstore);
+    cw_store_close(srv->astore);
+    cw_free(srv->openapi);
+    cw_free(srv->db);
+    pthread_key_delete(srv->thread_key);
+    pthread_mutex_destroy(&srv->wlock);
+    pthread_mutex_destroy(&srv->alock);
+    pthread_mutex_destroy(&srv->threads_lock);
+    pthread_mutex_destroy(&srv->poll_lock);
+    pthread_cond_destroy(&srv->poll_cond);
+    pthread_mutex_destroy(&srv->exp_lock);
+    pthread_mutex_destroy(&srv->training.lock);
+    cw_free(srv);
+}
+
+/* Waits for SIGINT or SIGTERM (blocked in every thread, so only here). */
+static int wait_signal(const sigset_t *set)
+{
+    int sig = 0;
+    while (sigwait(set, &sig) != 0)
+        ;
+    return sig;
+}
+
+int cw_srv_run(const struct cw_srv_config *cfg, struct cw_buf *err)
+{
+    if (sodium_init() < 0)
+        return cw_err(err, CW_EIO, "libsodium failed to initialize");
+    struct cw_srv *srv = cw_calloc(1, sizeof(*srv));
+    srv->cfg = *cfg;
+    srv->db = cw_strdup(cfg->db);
+    srv->started = mono_now();
+    pthread_mutex_init(&srv->wlock, NULL);
+    pthread_mutex_init(&srv->alock, NULL);
+    pthread_mutex_init(&srv->threads_lock, NULL);
+    pthread_mutex_init(&srv->poll_lock, NULL);
+    pthread_cond_init(&srv->poll_cond, NULL);
+    pthread_mutex_init(&srv->exp_lock, NULL);
+    pthread_mutex_init(&srv->training.lock, NULL);
+    pthread_key_create(&srv->thread_key, NULL);
+    cw_srv_holder_init(&srv->holder);
+    srv->metrics = cw_srv_metrics_new();
+    srv->auth = cw_srv_auth_new();
+
+    /* every thread started from here on inherits the blocked signals */
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, &old);
+    signal(SIGPIPE, SIG_IGN);
+
+    int rc = open_stores(srv, err);
+    if (rc < 0)
+        goto out;
+    struct cw_buf e = CW_BUF_INIT;
+    rc = cw_srv_holder_refresh(srv, srv->astore, &e);
+    if (rc < 0)
+        log_line("warn",
+                 rc == CW_ENOENT ? "no trained model yet: /readyz is 503 "
+                                   "until POST /v1/train"
+                                 : "cannot load the model",
+                 cw_buf_str(&e));
+    cw_buf_release(&e);
+    cw_srv_experiment_reload(srv, srv->astore);
+    load_openapi(srv);
+    if ((rc = cw_srv_declog_start(srv, cfg->declog_capacity, err)) < 0)
+        goto out;
+    if (cfg->model_poll > 0) {
+        if (pthread_create(&srv->poller, NULL, poll_main, srv) == 0)
+            srv->poller_running = 1;
+    }
+    srv->daemon = start_daemon(srv, err);
+    if (!srv->daemon) {
+        rc = CW_EIO;
+    } else {
+        const union MHD_DaemonInfo *di =
+            MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+        char detail[128];
+        snprintf(detail, sizeof(detail), "%s:%u",
+                 cfg->bind && *cfg->bind ? cfg->bind : "*",
+                 di ? (unsigned)di->port : cfg->port);
+        log_line("info", "listening", detail);
+        int sig = wait_signal(&set);
+        log_line("info", "shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        rc = 0;
+    }
+
+out:
+    /* stop accepting, let what is in flight finish, stop */
+    pthread_mutex_lock(&srv->poll_lock);
+    srv->stopping = 1;
+    pthread_cond_broadcast(&srv->poll_cond);
+    pthread_mutex_unlock(&srv->poll_lock);
+    if (srv->daemon) {
+        MHD_socket fd = MHD_quiesce_daemon(srv->daemon);
+        if (fd != MHD_INVALID_SOCKET)
+            close(fd);
+        double until = mono_now() + 10.0;
+        while (atomic_load(&srv->inflight) > 0 && mono_now() < until)
+            usleep(10000);
+        MHD_stop_daemon(srv->daemon);
+    }
+    if (srv->poller_running)
+        pthread_join(srv->poller, NULL);
+    pthread_mutex_lock(&srv->training.lock);
+    int training = srv->training.running;
+    pthread_mutex_unlock(&srv->training.lock);
+    if (training)
+        log_line("info", "waiting for the training run to finish", NULL);
+    cw_srv_training_join(srv, 1);
+    cw_srv_declog_stop(srv);
+    if (srv->daemon)
+        log_line("info", "stopped", NULL);
+    srv_free(srv);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc < 0 ? -1 : 0;
+}
