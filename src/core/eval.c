@@ -22,6 +22,7 @@
 #include "cartwise/cw_hash.h"
 #include "cartwise/cw_model.h"
 #include "cartwise/cw_money.h"
+#include "protocol_int.h"
 
 double cw_eval_margin_rate(const char *sku)
 {
@@ -34,80 +35,6 @@ static double now_s(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Unit margin per dataset sku, protocol step 8. */
-static double *protocol_margins(const struct cw_dataset *ds,
-                                const char *cutoff)
-{
-    size_t ns = ds->skus.n;
-    size_t *cnt = cw_calloc(ns + 1, sizeof(*cnt));
-    size_t *cnt_all = cw_calloc(ns + 1, sizeof(*cnt_all));
-    double *cost = cw_malloc((ns + 1) * sizeof(*cost));
-    for (size_t s = 0; s < ns; s++)
-        cost[s] = NAN;
-    for (size_t l = 0; l < ds->n_lines; l++) {
-        uint32_t s = ds->l_item[l];
-        if (!isnan(ds->l_cost[l]))
-            cost[s] = ds->l_cost[l];
-        if (isnan(ds->l_price[l]))
-            continue;
-        cnt_all[s]++;
-        if (strcmp(ds->times.keys[ds->l_ts[l]], cutoff) <= 0)
-            cnt[s]++;
-    }
-    /* median over the lines up to the cutoff, else over all of them */
-    size_t *off = cw_calloc(ns + 1, sizeof(*off));
-    for (size_t s = 0; s < ns; s++)
-        off[s + 1] = off[s] + (cnt[s] ? cnt[s] : cnt_all[s]);
-    double *v = cw_malloc((off[ns] + 1) * sizeof(*v));
-    size_t *fill = cw_calloc(ns + 1, sizeof(*fill));
-    for (size_t l = 0; l < ds->n_lines; l++) {
-        uint32_t s = ds->l_item[l];
-        if (isnan(ds->l_price[l]))
-            continue;
-        if (cnt[s] && strcmp(ds->times.keys[ds->l_ts[l]], cutoff) > 0)
-            continue;
-        v[off[s] + fill[s]++] = ds->l_price[l];
-    }
-    double *margin = cw_malloc((ns + 1) * sizeof(*margin));
-    for (size_t s = 0; s < ns; s++) {
-        size_t k = off[s + 1] - off[s];
-        double price = 1.0;
-        if (k) {
-            double *p = v + off[s];
-            qsort(p, k, sizeof(*p), cmp_double);
-            price = k % 2 ? p[k / 2] : (p[k / 2 - 1] + p[k / 2]) / 2;
-        }
-        margin[s] = !isnan(cost[s])
-                        ? fmax(price - cost[s], 0)
-                        : price * cw_eval_margin_rate(ds->skus.keys[s]);
-    }
-    cw_free(cnt);
-    cw_free(cnt_all);
-    cw_free(cost);
-    cw_free(off);
-    cw_free(v);
-    cw_free(fill);
-    return margin;
-}
-
-struct margin_ctx {
-    const struct cw_dataset *ds;
-    const double *margin;
-};
-
-static double margin_of(void *ctx, const char *sku, double price)
-{
-    const struct margin_ctx *mc = ctx;
-    long s = cw_intern_find(&mc->ds->skus, sku, strlen(sku));
-    return s >= 0 ? mc->margin[s] : price * cw_eval_margin_rate(sku);
 }
 
 struct acc {
@@ -144,7 +71,7 @@ int cw_eval_run(const struct cw_dataset *ds, const struct cw_eval_opts *opts,
     memset(out, 0, sizeof(*out));
     if (!ds->finished)
         return cw_err(err, CW_EINVAL, "dataset not finished");
-    size_t nb = ds->baskets.n, ntrain = nb * 8 / 10;
+    size_t nb = ds->baskets.n, ntrain = cw__protocol_ntrain(nb);
     if (ntrain < 2 || nb - ntrain < 1)
         return cw_err(err, CW_ENODATA, "not enough baskets to evaluate: %zu",
                       nb);
@@ -156,22 +83,16 @@ int cw_eval_run(const struct cw_dataset *ds, const struct cw_eval_opts *opts,
 
     /* the universe: skus of the training baskets */
     uint8_t *in_univ = cw_calloc(ds->skus.n + 1, 1);
-    for (size_t x = 0; x < ntrain; x++) {
-        uint32_t b = ds->order[x];
-        for (size_t li = ds->b_off[b]; li < ds->b_off[b + 1]; li++)
-            in_univ[ds->l_item[ds->b_line[li]]] = 1;
-    }
-    for (size_t s = 0; s < ds->skus.n; s++)
-        out->items += in_univ[s];
+    out->items = cw__protocol_universe(ds, ntrain, in_univ);
 
     const char *cutoff = ds->b_ts[ds->order[ntrain - 1]];
-    double *margin = protocol_margins(ds, cutoff);
-    struct margin_ctx mc = {ds, margin};
+    double *margin = cw__protocol_margins(ds, cutoff);
+    struct cw__margin_ctx mc = {ds, margin};
     struct cw_train_input in = {0};
     in.ds = ds;
     in.baskets = ds->order;
     in.n_baskets = ntrain;
-    in.unit_margin = margin_of;
+    in.unit_margin = cw__protocol_margin_of;
     in.unit_margin_ctx = &mc;
     struct cw_model m;
     double t0 = now_s();
