@@ -18,7 +18,7 @@
 #include "cartwise/cw_experiment.h"
 #include "cartwise/cw_store.h"
 #include "cli/cli.h"
-#include "cli/experiment_json.h"
+#include "app/experiment_json.h"
 
 #define META_KEY "experiment"
 

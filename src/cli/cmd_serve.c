@@ -9,7 +9,6 @@
 
 #include "cartwise/cw_buf.h"
 #include "cli/cli.h"
-#include "cli/experiment_json.h"
 #include "server/server.h"
 
 #define MAX_LIST 32
@@ -190,7 +189,6 @@ int cw_cmd_serve(int argc, char **argv, struct cw_cli *cli)
     cfg.n_cors = ncors;
     cfg.shopify_secrets = secrets;
     cfg.n_shopify = nsecrets;
-    cfg.experiment_parse = cw_experiment_from_json;
 
     struct cw_buf err = CW_BUF_INIT;
     rc = cw_srv_run(&cfg, &err) < 0

@@ -26,7 +26,7 @@
 #include "cli/cli.h"
 #include "cli/cli_lines.h"
 #include "cli/cli_stats.h"
-#include "cli/experiment_json.h"
+#include "app/experiment_json.h"
 
 static int read_experiment(const char *file, struct cw_experiment *e)
 {

@@ -35,6 +35,7 @@
 #include "cartwise/cw_err.h"
 #include "cartwise/cw_file.h"
 #include "cartwise/cw_store.h"
+#include "app/experiment_json.h"
 #include "server/server.h"
 
 #ifndef CW_SOURCE_DIR
@@ -745,10 +746,9 @@ void cw_srv_experiment_reload(struct cw_srv *srv, struct cw_store *s)
     char *v = NULL;
     struct cw_experiment e;
     int ok = 0;
-    if (srv->cfg.experiment_parse &&
-        s->ops->meta_get(s, "experiment", &v, NULL) == 0) {
+    if (s->ops->meta_get(s, "experiment", &v, NULL) == 0) {
         struct cw_buf err = CW_BUF_INIT;
-        if (srv->cfg.experiment_parse(v, strlen(v), &e, &err) == 0)
+        if (cw_experiment_from_json(v, strlen(v), &e, &err) == 0)
             ok = 1;
         else
             log_line("warn", "experiment configuration ignored",

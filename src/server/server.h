@@ -305,10 +305,6 @@ struct cw_srv_config {
     int access_log;      /* 1: a JSON line per request on stderr */
     double model_poll;   /* seconds between registry checks; 0: never */
     size_t declog_capacity;
-    /* Parses the experiment configuration (meta "experiment"); NULL: no
-     * experiments. The CLI passes cw_experiment_from_json. */
-    int (*experiment_parse)(const char *text, size_t len,
-                            struct cw_experiment *out, struct cw_buf *err);
 };
 void cw_srv_config_default(struct cw_srv_config *c);
 
