@@ -28,7 +28,7 @@
 #include "cartwise/cw_store.h"
 #include "cli/cli.h"
 #include "cli/cli_stats.h"
-#include "cli/experiment_json.h"
+#include "app/experiment_json.h"
 
 /* ---- what both reports read from the store's meta table ---- */
 
