@@ -31,18 +31,28 @@
 
 #define POPULAR_CANDIDATES 30
 
+/* What one request accumulates for an item, in one cache line's share:
+ * items are touched in scattered order, so one struct beats six arrays. */
+struct acc {
+    float s;       /* item-model score summed over the cart */
+    float mx;      /* strongest single cart item's weight */
+    float h;       /* the shopper's history weight */
+    uint32_t ev;   /* that strongest cart item, or UINT32_MAX */
+    uint32_t evco; /* baskets with both */
+    uint32_t stamp;
+};
+
 struct cw_scratch {
     uint32_t n_items, n_groups;
     uint32_t epoch;
-    uint32_t *stamp;  /* stamp[i] == epoch: the per-item fields are live */
+    struct acc *acc;  /* per item; live when acc[i].stamp == epoch */
     uint32_t *gstamp; /* gstamp[g] == epoch: group g is in the cart */
-    float *s, *mx, *h;
-    uint32_t *ev, *evco;
     uint32_t *touched;
     size_t nt;
     struct cw__cand *cand;
-    float *fpop;   /* per item: feature 3, computed once per scratch */
-    float *lprice; /* per item: log(price + 1) */
+    float *fpop;    /* per item: feature 3, computed once per scratch */
+    float *lprice;  /* per item: log(price + 1) */
+    float *lmargin; /* per item: log(max(margin x (1 - return rate), 1)) */
 };
 
 const char *cw_reason_code(enum cw_reason r)
@@ -63,23 +73,22 @@ struct cw_scratch *cw_scratch_new(const struct cw_model *m)
     size_t n = (size_t)m->n_items + 1;
     s->n_items = m->n_items;
     s->n_groups = m->n_groups;
-    s->stamp = cw_calloc(n, sizeof(*s->stamp));
+    s->acc = cw_calloc(n, sizeof(*s->acc));
     s->gstamp = cw_calloc((size_t)m->n_groups + 1, sizeof(*s->gstamp));
-    s->s = cw_malloc(n * sizeof(*s->s));
-    s->mx = cw_malloc(n * sizeof(*s->mx));
-    s->h = cw_malloc(n * sizeof(*s->h));
-    s->ev = cw_malloc(n * sizeof(*s->ev));
-    s->evco = cw_malloc(n * sizeof(*s->evco));
     s->touched = cw_malloc(n * sizeof(*s->touched));
     s->cand = cw_malloc(n * sizeof(*s->cand));
     s->fpop = cw_malloc(n * sizeof(*s->fpop));
     s->lprice = cw_malloc(n * sizeof(*s->lprice));
+    s->lmargin = cw_malloc(n * sizeof(*s->lmargin));
     /* the item-only parts of the features, so a request computes no log */
     double lpop = log1p((double)m->meta.n_baskets);
     for (uint32_t i = 0; i < m->n_items; i++) {
         s->fpop[i] =
             lpop > 0 ? (float)(log1p((double)m->items[i].pop) / lpop) : 0;
         s->lprice[i] = (float)log((double)m->items[i].price + 1.0);
+        const struct cw_item *it = &m->items[i];
+        s->lmargin[i] = (float)log(
+            fmax((double)it->margin * (1 - (double)it->return_rate), 1));
     }
     return s;
 }
@@ -88,39 +97,35 @@ void cw_scratch_free(struct cw_scratch *s)
 {
     if (!s)
         return;
-    cw_free(s->stamp);
+    cw_free(s->acc);
     cw_free(s->gstamp);
-    cw_free(s->s);
-    cw_free(s->mx);
-    cw_free(s->h);
-    cw_free(s->ev);
-    cw_free(s->evco);
     cw_free(s->touched);
     cw_free(s->cand);
     cw_free(s->fpop);
     cw_free(s->lprice);
+    cw_free(s->lmargin);
     cw_free(s);
 }
 
 static void next_epoch(struct cw_scratch *s)
 {
     if (++s->epoch == 0) { /* wrapped: forget every old stamp */
-        memset(s->stamp, 0, ((size_t)s->n_items + 1) * sizeof(*s->stamp));
+        for (size_t i = 0; i <= s->n_items; i++)
+            s->acc[i].stamp = 0;
         memset(s->gstamp, 0, ((size_t)s->n_groups + 1) * sizeof(*s->gstamp));
         s->epoch = 1;
     }
     s->nt = 0;
 }
 
-static void touch(struct cw_scratch *s, uint32_t i)
+static inline struct acc *touch(struct cw_scratch *s, uint32_t i)
 {
-    if (s->stamp[i] == s->epoch)
-        return;
-    s->stamp[i] = s->epoch;
-    s->s[i] = s->mx[i] = s->h[i] = 0;
-    s->ev[i] = UINT32_MAX;
-    s->evco[i] = 0;
-    s->touched[s->nt++] = i;
+    struct acc *a = &s->acc[i];
+    if (a->stamp != s->epoch) {
+        *a = (struct acc){0, 0, 0, UINT32_MAX, 0, s->epoch};
+        s->touched[s->nt++] = i;
+    }
+    return a;
 }
 
 static int usable(const struct cw_model *m, const struct cw_scratch *s,
@@ -187,12 +192,12 @@ int cw__decide_candidates(const struct cw_model *m, struct cw_scratch *s,
             same_category = 1;
         for (uint32_t x = m->nbr_off[ci]; x < m->nbr_off[ci + 1]; x++) {
             const struct cw_nbr *nb = &m->nbrs[x];
-            touch(s, nb->item);
-            s->s[nb->item] += nb->w;
-            if (nb->w > s->mx[nb->item]) {
-                s->mx[nb->item] = nb->w;
-                s->ev[nb->item] = ci;
-                s->evco[nb->item] = nb->co;
+            struct acc *a = touch(s, nb->item);
+            a->s += nb->w;
+            if (nb->w > a->mx) {
+                a->mx = nb->w;
+                a->ev = ci;
+                a->evco = nb->co;
             }
         }
     }
@@ -203,8 +208,7 @@ int cw__decide_candidates(const struct cw_model *m, struct cw_scratch *s,
         out->known_customer = 1;
         for (uint32_t x = 0; x < c->n_hist; x++) {
             const struct cw_hist *h = &m->hist[c->hist_off + x];
-            touch(s, h->item);
-            s->h[h->item] = h->w;
+            touch(s, h->item)->h = h->w;
         }
     }
     for (uint32_t x = 0; x < m->n_popular && x < POPULAR_CANDIDATES; x++)
@@ -220,7 +224,8 @@ int cw__decide_candidates(const struct cw_model *m, struct cw_scratch *s,
         if (!usable(m, s, j))
             continue;
         const struct cw_item *it = &m->items[j];
-        if (same_category && it->category && s->s[j] <= 0) {
+        const struct acc *a = &s->acc[j];
+        if (same_category && it->category && a->s <= 0) {
             int sub = 0;
             for (size_t c = 0; c < nc && !sub; c++)
                 sub = m->items[cart[c]].category == it->category;
@@ -229,11 +234,11 @@ int cw__decide_candidates(const struct cw_model *m, struct cw_scratch *s,
         }
         struct cw__cand *cd = &s->cand[n++];
         cd->item = j;
-        cd->evidence = s->ev[j];
-        cd->evidence_co = s->evco[j];
-        cd->f[0] = s->s[j];
-        cd->f[1] = s->mx[j];
-        cd->f[2] = s->h[j];
+        cd->evidence = a->ev;
+        cd->evidence_co = a->evco;
+        cd->f[0] = a->s;
+        cd->f[1] = a->mx;
+        cd->f[2] = a->h;
         cd->f[3] = s->fpop[j];
         cd->f[4] = nc ? fmaxf(-5, fminf(5, s->lprice[j] - lavg)) : 0;
         cd->f[5] = it->return_rate;
@@ -241,7 +246,6 @@ int cw__decide_candidates(const struct cw_model *m, struct cw_scratch *s,
         for (int d = 0; d < CW_MODEL_NFEAT; d++)
             z += w[d + 1] * cd->f[d];
         cd->z = z;
-        cd->p = -1;
     }
     *cands = s->cand;
     return (int)n;
@@ -259,7 +263,7 @@ static uint32_t pick_variant(const struct cw_model *m,
         const struct cw_item *it = &m->items[v];
         if (it->inventory == 0 || (it->flags & CW_FLAG_INACTIVE))
             continue;
-        if (s->stamp[v] == s->epoch && s->h[v] > 0)
+        if (s->acc[v].stamp == s->epoch && s->acc[v].h > 0)
             return v;
         if (!have) {
             best = v;
@@ -308,6 +312,43 @@ static void explain(const struct cw_model *m, const struct cw__cand *c,
     }
 }
 
+/* The best remaining candidates, best first (ties: lower item first). */
+#define SHORTLIST 24
+struct pick {
+    double key;
+    uint32_t item;
+    int idx;
+};
+
+static int better(double ka, uint32_t ia, const struct pick *b)
+{
+    return ka > b->key || (ka == b->key && ia < b->item);
+}
+
+static void shortlist_add(struct pick *l, int *n, double key, uint32_t item,
+                          int idx)
+{
+    if (*n == SHORTLIST && !better(key, item, &l[SHORTLIST - 1]))
+        return;
+    int i = *n < SHORTLIST ? (*n)++ : SHORTLIST - 1;
+    for (; i > 0 && better(key, item, &l[i - 1]); i--)
+        l[i] = l[i - 1];
+    l[i] = (struct pick){key, item, idx};
+}
+
+static double log_sigmoid(double z)
+{
+    return z < 0 ? z - log1p(exp(z)) : -log1p(exp(-z));
+}
+
+static int group_taken(const uint32_t *g, size_t n, uint32_t group)
+{
+    for (size_t i = 0; i < n; i++)
+        if (g[i] == group)
+            return 1;
+    return 0;
+}
+
 int cw_decide(const struct cw_model *m, struct cw_scratch *s,
               const struct cw_decide_req *req, struct cw_decision *out,
               struct cw_buf *err)
@@ -317,60 +358,67 @@ int cw_decide(const struct cw_model *m, struct cw_scratch *s,
     if (n < 0)
         return n;
     unsigned k = req->k ? req->k : CW_DECIDE_MAX;
-    int accuracy = req->flags & CW_DECIDE_ACCURACY_ONLY;
     double zbest = -INFINITY;
     for (int i = 0; i < n; i++)
         if (c[i].z > zbest)
             zbest = c[i].z;
-    /* P only where it can matter: candidates under the floor keep their
-     * linear score, which orders them the same way */
+    /* The floor: only candidates whose P is within relevance_floor of the
+     * best may be ordered by profit; below it a candidate only fills (in
+     * evaluation) and keeps its linear score, which orders it like P.
+     * Profit order is P x margin'^gamma, compared as logs; a candidate
+     * whose upper bound (log P <= min(0, z)) cannot enter the shortlist
+     * costs no exp. */
     double pf = m->meta.relevance_floor * cw__sigmoid(zbest);
     double zfloor = pf > 0 && pf < 1 ? log(pf / (1 - pf)) : -INFINITY;
-    double gamma = accuracy ? 0 : m->meta.profit_gamma;
+    double gamma =
+        req->flags & CW_DECIDE_ACCURACY_ONLY ? 0 : m->meta.profit_gamma;
     int fill = req->flags & CW_DECIDE_FILL;
-    for (int i = 0; i < n; i++) {
-        if (c[i].z < zfloor) {
-            c[i].rank_key = fill ? c[i].z - 1e9 : -INFINITY;
-            continue;
-        }
-        const struct cw_item *it = &m->items[c[i].item];
-        c[i].p = cw__sigmoid(c[i].z);
-        c[i].rank_key =
-            gamma == 0
-                ? c[i].p
-                : c[i].p * pow(fmax((double)it->margin *
-                                        (1 - it->return_rate),
-                                    1),
-                               gamma);
-    }
-    /* greedy top k, one per group (no two variants of one product) */
-    while (out->n_addons < k) {
-        int best = -1;
+    uint32_t taken[CW_DECIDE_MAX];
+    struct pick list[SHORTLIST];
+    int done = 0;
+    while (out->n_addons < k && !done) {
+        int nl = 0;
         for (int i = 0; i < n; i++) {
-            if (c[i].rank_key == -INFINITY)
+            uint32_t it = c[i].item;
+            double key;
+            if (c[i].z < zfloor) {
+                if (!fill)
+                    continue;
+                key = c[i].z - 1e9;
+            } else if (gamma == 0) {
+                key = c[i].z;
+            } else {
+                double lm = gamma * s->lmargin[it];
+                if (nl == SHORTLIST &&
+                    fmin(0, c[i].z) + lm < list[SHORTLIST - 1].key)
+                    continue;
+                key = log_sigmoid(c[i].z) + lm;
+            }
+            if (group_taken(taken, out->n_addons, m->items[it].group))
                 continue;
-            if (best < 0 || c[i].rank_key > c[best].rank_key ||
-                (c[i].rank_key == c[best].rank_key && c[i].item < c[best].item))
-                best = i;
+            shortlist_add(list, &nl, key, it, i);
         }
-        if (best < 0)
+        /* all that remains is in a list that is not full */
+        done = nl < SHORTLIST;
+        for (int x = 0; x < nl && out->n_addons < k; x++) {
+            const struct cw__cand *b = &c[list[x].idx];
+            uint32_t g = m->items[b->item].group;
+            if (group_taken(taken, out->n_addons, g))
+                continue; /* one variant per product */
+            taken[out->n_addons] = g;
+            struct cw_addon *a = &out->addons[out->n_addons++];
+            a->item = b->item;
+            a->variant = pick_variant(m, s, b->item);
+            const struct cw_item *vi = &m->items[a->variant];
+            a->p_accept = cw__sigmoid(b->z);
+            a->unit_margin = vi->margin;
+            a->margin_assumed = !!(vi->flags & CW_ITEM_MARGIN_ASSUMED);
+            a->expected_profit = a->p_accept * (double)vi->margin *
+                                 (1 - (double)vi->return_rate);
+            explain(m, b, a);
+        }
+        if (nl == 0)
             break;
-        struct cw__cand *b = &c[best];
-        b->rank_key = -INFINITY;
-        uint32_t g = m->items[b->item].group;
-        for (int i = 0; i < n; i++)
-            if (m->items[c[i].item].group == g)
-                c[i].rank_key = -INFINITY;
-        struct cw_addon *a = &out->addons[out->n_addons++];
-        a->item = b->item;
-        a->variant = pick_variant(m, s, b->item);
-        const struct cw_item *vi = &m->items[a->variant];
-        a->p_accept = b->p >= 0 ? b->p : cw__sigmoid(b->z);
-        a->unit_margin = vi->margin;
-        a->margin_assumed = !!(vi->flags & CW_ITEM_MARGIN_ASSUMED);
-        a->expected_profit =
-            a->p_accept * (double)vi->margin * (1 - (double)vi->return_rate);
-        explain(m, b, a);
     }
     return 0;
 }

@@ -12,9 +12,7 @@
 struct cw__cand {
     uint32_t item;
     float f[CW_MODEL_NFEAT];
-    double z;        /* linear acceptance score */
-    double p;        /* P(accept), filled for the candidates that need it */
-    double rank_key; /* what set selection orders by */
+    double z;        /* linear acceptance score: P(accept) = sigmoid(z) */
     uint32_t evidence;    /* cart item with the strongest weight, or ~0 */
     uint32_t evidence_co; /* baskets with both */
 };
