@@ -53,6 +53,8 @@ struct cw_scratch {
     float *fpop;    /* per item: feature 3, computed once per scratch */
     float *lprice;  /* per item: log(price + 1) */
     float *lmargin; /* per item: log(max(margin x (1 - return rate), 1)) */
+    uint32_t *group; /* per item: its group, or UINT32_MAX when it can never
+                        be offered (not trained on, inactive, sold out) */
 };
 
 const char *cw_reason_code(enum cw_reason r)
@@ -80,6 +82,7 @@ struct cw_scratch *cw_scratch_new(const struct cw_model *m)
     s->fpop = cw_malloc(n * sizeof(*s->fpop));
     s->lprice = cw_malloc(n * sizeof(*s->lprice));
     s->lmargin = cw_malloc(n * sizeof(*s->lmargin));
+    s->group = cw_malloc(n * sizeof(*s->group));
     /* the item-only parts of the features, so a request computes no log */
     double lpop = log1p((double)m->meta.n_baskets);
     for (uint32_t i = 0; i < m->n_items; i++) {
@@ -89,6 +92,11 @@ struct cw_scratch *cw_scratch_new(const struct cw_model *m)
         const struct cw_item *it = &m->items[i];
         s->lmargin[i] = (float)log(
             fmax((double)it->margin * (1 - (double)it->return_rate), 1));
+        s->group[i] = (it->flags & CW_ITEM_IN_TRAINING) &&
+                              !(it->flags & CW_FLAG_INACTIVE) &&
+                              it->inventory != 0
+                          ? it->group
+                          : UINT32_MAX;
     }
     return s;
 }
@@ -104,6 +112,7 @@ void cw_scratch_free(struct cw_scratch *s)
     cw_free(s->fpop);
     cw_free(s->lprice);
     cw_free(s->lmargin);
+    cw_free(s->group);
     cw_free(s);
 }
 
@@ -128,13 +137,12 @@ static inline struct acc *touch(struct cw_scratch *s, uint32_t i)
     return a;
 }
 
-static int usable(const struct cw_model *m, const struct cw_scratch *s,
-                  uint32_t i)
+/* An item may be offered: trained on, active, in stock, and no variant of
+ * its product is in the cart. */
+static inline int usable(const struct cw_scratch *s, uint32_t i)
 {
-    const struct cw_item *it = &m->items[i];
-    return (it->flags & CW_ITEM_IN_TRAINING) &&
-           !(it->flags & CW_FLAG_INACTIVE) && it->inventory != 0 &&
-           s->gstamp[it->group] != s->epoch;
+    uint32_t g = s->group[i];
+    return g != UINT32_MAX && s->gstamp[g] != s->epoch;
 }
 
 int cw__decide_candidates(const struct cw_model *m, struct cw_scratch *s,
@@ -221,7 +229,7 @@ int cw__decide_candidates(const struct cw_model *m, struct cw_scratch *s,
     size_t n = 0;
     for (size_t t = 0; t < s->nt; t++) {
         uint32_t j = s->touched[t];
-        if (!usable(m, s, j))
+        if (!usable(s, j))
             continue;
         const struct cw_item *it = &m->items[j];
         const struct acc *a = &s->acc[j];
