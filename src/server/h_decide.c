@@ -11,9 +11,13 @@
  * experiment runs (meta "experiment"), the shopper's arm decides how the
  * engine ranks and whether a holdout shopper sees any add-on; the arm goes
  * into the answer and the decision log ("none" without an experiment).
+ * With an incentive configuration in force the answer also carries the
+ * incentives (docs/incentives.md): the holdout arm gets the store's static
+ * ones only.
  */
 #include <math.h>
 #include <string.h>
+#include <time.h>
 
 #include "app/app.h"
 #include "cartwise/cw_decide.h"
@@ -69,7 +73,9 @@ void cw_h_decide(struct cw_req *r)
         return;
     }
     struct cw_srv_decide *q = &th->dreq;
-    if (cw_srv_parse_decide(root, q, &e) < 0) {
+    struct cw_incentive_session isess;
+    if (cw_srv_parse_decide(root, q, &e) < 0 ||
+        cw_srv_parse_decide_incentives(root, &isess, &e) < 0) {
         json_decref(root);
         cw_srv_reply_error(r, &e);
         return;
@@ -117,6 +123,30 @@ void cw_h_decide(struct cw_req *r)
     if (a && !cw_arm_shows_addons(a))
         d->n_addons = 0; /* holdout: the cart as it is, no cross-sells */
 
+    /* incentives: priced cart, progress, threshold, offers */
+    struct cw_srv_inc *inc = cw_srv_incentives_get(srv);
+    struct cw_incentive_result *res = NULL;
+    if (inc) {
+        res = cw_srv_arena_alloc(&r->arena, sizeof(*res));
+        isess.session_id = q->session_id;
+        struct cw_incentive_req ir = {
+            .cfg = &inc->cfg,
+            .stats = inc->have_stats ? &inc->stats : NULL,
+            .state = srv->inc_state,
+            .session = isess,
+            .now = (int64_t)time(NULL),
+            .holdout = a && a->kind == CW_ARM_HOLDOUT};
+        if (cw_incentive_apply(m, &req, d, &ir, res, &err) < 0) {
+            /* a configuration the model cannot honour (its currency):
+             * the decision goes out without incentives, and the log says
+             * why */
+            cw_srv_log("warn", "incentives not applied", cw_buf_str(&err),
+                       NULL);
+            res = NULL;
+        }
+        cw_buf_release(&err);
+    }
+
     char id[48], ts[40];
     cw_srv_sortable_id(th, "dec_", id, sizeof(id));
     cw_srv_now_iso(ts, sizeof(ts), 1);
@@ -129,7 +159,8 @@ void cw_h_decide(struct cw_req *r)
     cw_buf_adds(b, ",\"placement\":\"");
     cw_buf_adds(b, placement_name(q->placement));
     cw_buf_adds(b, "\",");
-    cw_app_decision_json(b, m, d, q->lines, q->customer_id);
+    cw_app_decision_json_inc(b, m, d, q->lines, q->customer_id,
+                             res ? &inc->cfg : NULL, res);
     cw_buf_adds(b, ",\"experiment\":");
     if (experiment) {
         cw_buf_adds(b, "{\"id\":");
@@ -162,6 +193,7 @@ void cw_h_decide(struct cw_req *r)
                               memory_order_relaxed);
     atomic_fetch_add_explicit(&srv->ctr.decide_unknown_skus, d->n_unknown,
                               memory_order_relaxed);
+    cw_srv_incentives_put(inc);
     cw_srv_model_put(sm);
     json_decref(root);
     cw_srv_reply(r, 200);

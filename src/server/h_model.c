@@ -40,6 +40,7 @@ static void *train_main(void *arg)
         }
         cw_buf_release(&e2);
         cw_srv_experiment_reload(srv, s);
+        cw_srv_incentives_reload(srv, s); /* the new statistics */
     }
     cw_store_close(s);
     pthread_mutex_lock(&t->lock);

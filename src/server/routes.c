@@ -20,6 +20,8 @@ const struct cw_srv_route cw_srv_routes[] = {
     {"/livez", "GET", CW_AUTH_NONE, CW_ROUTE_NOLIMIT, cw_h_livez},
     {"/metrics", "GET", CW_AUTH_SECRET, 0, cw_h_metrics},
     {"/readyz", "GET", CW_AUTH_NONE, CW_ROUTE_NOLIMIT, cw_h_readyz},
+    {"/v1/config", "GET", CW_AUTH_SECRET, 0, cw_h_config_get},
+    {"/v1/config", "PUT", CW_AUTH_SECRET, BODY, cw_h_config_put},
     {"/v1/decide", "POST", CW_AUTH_PUBLIC, BODY | CORS, cw_h_decide},
     {"/v1/events", "POST", CW_AUTH_PUBLIC, BODY | CORS, cw_h_events},
     {"/v1/model", "GET", CW_AUTH_SECRET, 0, cw_h_model},

@@ -832,6 +832,7 @@ static void *poll_main(void *arg)
         cw_buf_reset(&err);
         if (cw_srv_holder_refresh(srv, s, &err) < 0 && err.len)
             log_line("warn", "model poller", cw_buf_str(&err));
+        cw_srv_incentives_reload(srv, s); /* another node may have set it */
         pthread_mutex_lock(&srv->poll_lock);
     }
     pthread_mutex_unlock(&srv->poll_lock);
@@ -931,6 +932,7 @@ static void srv_free(struct cw_srv *srv)
     pthread_cond_destroy(&srv->poll_cond);
     pthread_mutex_destroy(&srv->exp_lock);
     pthread_mutex_destroy(&srv->training.lock);
+    cw_srv_incentives_release(srv);
     cw_free(srv);
 }
 
@@ -958,6 +960,7 @@ int cw_srv_run(const struct cw_srv_config *cfg, struct cw_buf *err)
     pthread_cond_init(&srv->poll_cond, NULL);
     pthread_mutex_init(&srv->exp_lock, NULL);
     pthread_mutex_init(&srv->training.lock, NULL);
+    cw_srv_incentives_init(srv);
     pthread_key_create(&srv->thread_key, NULL);
     cw_srv_holder_init(&srv->holder);
     srv->metrics = cw_srv_metrics_new();
@@ -984,6 +987,7 @@ int cw_srv_run(const struct cw_srv_config *cfg, struct cw_buf *err)
                  cw_buf_str(&e));
     cw_buf_release(&e);
     cw_srv_experiment_reload(srv, srv->astore);
+    cw_srv_incentives_reload(srv, srv->astore);
     load_openapi(srv);
     if ((rc = cw_srv_declog_start(srv, cfg->declog_capacity, err)) < 0)
         goto out;

@@ -30,6 +30,7 @@
 #include "cartwise/cw_buf.h"
 #include "cartwise/cw_decide.h"
 #include "cartwise/cw_experiment.h"
+#include "cartwise/cw_incentive.h"
 #include "cartwise/cw_records.h"
 
 struct MHD_Connection;
@@ -183,6 +184,8 @@ void cw_h_openapi(struct cw_req *r);
 void cw_h_livez(struct cw_req *r);
 void cw_h_readyz(struct cw_req *r);
 void cw_h_metrics(struct cw_req *r);
+void cw_h_config_get(struct cw_req *r);
+void cw_h_config_put(struct cw_req *r);
 
 /* ---- metrics.c ---- */
 
@@ -359,6 +362,12 @@ struct cw_srv {
     char *openapi; /* the document, loaded at start; NULL when missing */
     size_t openapi_len;
 
+    /* incentives (incentives.c): the configuration in force and the state
+     * every thread shares */
+    pthread_mutex_t inc_lock;
+    struct cw_srv_inc *inc; /* NULL: no configuration */
+    struct cw_incentive_state *inc_state;
+
     /* the running experiment (meta "experiment"), copied by each thread
      * when exp_gen changes */
     pthread_mutex_t exp_lock;
@@ -434,6 +443,31 @@ void cw_srv_experiment_reload(struct cw_srv *srv, struct cw_store *s);
 /* The thread's current copy of the experiment, or NULL when none. */
 const struct cw_experiment *cw_srv_experiment(struct cw_srv *srv,
                                               struct cw_srv_thread *th);
+
+/* ---- incentives.c ---- */
+
+/* One configuration with the statistics learned with the model: immutable,
+ * reference counted. */
+struct cw_srv_inc {
+    atomic_long refs;
+    struct cw_incentive_config cfg;
+    struct cw_incentive_stats stats;
+    int have_stats;
+};
+void cw_srv_incentives_init(struct cw_srv *srv);
+void cw_srv_incentives_release(struct cw_srv *srv);
+/* Re-reads meta "config" and "incentive_stats" from s and swaps them in
+ * (a damaged configuration is logged and the old one kept: < 0). */
+int cw_srv_incentives_reload(struct cw_srv *srv, struct cw_store *s);
+/* A reference to the configuration in force (NULL: none): put it back. */
+struct cw_srv_inc *cw_srv_incentives_get(struct cw_srv *srv);
+void cw_srv_incentives_put(struct cw_srv_inc *inc);
+/* The decide request's optional incentive fields: "coupon" (minor units)
+ * and "context" {"cart_views", "seconds_on_cart", "device"}. 0, or -1 with
+ * e (422 naming the field). session_id is left NULL. */
+int cw_srv_parse_decide_incentives(json_t *root,
+                                   struct cw_incentive_session *out,
+                                   struct cw_srv_error *e);
 
 /* One JSON log line on stderr: {"ts","level","msg"[,"detail"]} plus
  * fields, a string of JSON members (",\"version\":3") or NULL. */
