@@ -55,6 +55,9 @@ struct cw_scratch {
     float *lmargin; /* per item: log(max(margin x (1 - return rate), 1)) */
     uint32_t *group; /* per item: its group, or UINT32_MAX when it can never
                         be offered (not trained on, inactive, sold out) */
+    double *zitem;   /* per item: the part of z that depends on it alone */
+    float lavg;      /* this request: log(mean cart line price + 1) */
+    int has_cart;    /* this request: some cart item is known */
 };
 
 const char *cw_reason_code(enum cw_reason r)
@@ -83,6 +86,8 @@ struct cw_scratch *cw_scratch_new(const struct cw_model *m)
     s->lprice = cw_malloc(n * sizeof(*s->lprice));
     s->lmargin = cw_malloc(n * sizeof(*s->lmargin));
     s->group = cw_malloc(n * sizeof(*s->group));
+    s->zitem = cw_malloc(n * sizeof(*s->zitem));
+    const double *w = m->meta.feat_w;
     /* the item-only parts of the features, so a request computes no log */
     double lpop = log1p((double)m->meta.n_baskets);
     for (uint32_t i = 0; i < m->n_items; i++) {
@@ -97,6 +102,7 @@ struct cw_scratch *cw_scratch_new(const struct cw_model *m)
                               it->inventory != 0
                           ? it->group
                           : UINT32_MAX;
+        s->zitem[i] = w[0] + w[4] * s->fpop[i] + w[6] * it->return_rate;
     }
     return s;
 }
@@ -113,6 +119,7 @@ void cw_scratch_free(struct cw_scratch *s)
     cw_free(s->lprice);
     cw_free(s->lmargin);
     cw_free(s->group);
+    cw_free(s->zitem);
     cw_free(s);
 }
 
@@ -222,41 +229,45 @@ int cw__decide_candidates(const struct cw_model *m, struct cw_scratch *s,
     for (uint32_t x = 0; x < m->n_popular && x < POPULAR_CANDIDATES; x++)
         touch(s, m->popular[x]);
 
-    /* substitutes: an item of a cart item's category that no cart item of
-     * that category lists as a neighbour competes with it */
-    const float lavg = nc ? (float)log(avg_price + 1.0) : 0;
+    /* z = the item's own part + the request's parts (see the features at
+     * the top of the file); substitutes (an item of a cart item's category
+     * that no cart item of that category lists as a neighbour) are out */
+    s->lavg = nc ? (float)log(avg_price + 1.0) : 0;
+    s->has_cart = nc > 0;
     const double *w = m->meta.feat_w;
     size_t n = 0;
     for (size_t t = 0; t < s->nt; t++) {
         uint32_t j = s->touched[t];
         if (!usable(s, j))
             continue;
-        const struct cw_item *it = &m->items[j];
         const struct acc *a = &s->acc[j];
-        if (same_category && it->category && a->s <= 0) {
+        if (same_category && a->s <= 0) {
+            uint32_t cat = m->items[j].category;
             int sub = 0;
-            for (size_t c = 0; c < nc && !sub; c++)
-                sub = m->items[cart[c]].category == it->category;
+            for (size_t c = 0; c < nc && cat && !sub; c++)
+                sub = m->items[cart[c]].category == cat;
             if (sub)
                 continue;
         }
-        struct cw__cand *cd = &s->cand[n++];
-        cd->item = j;
-        cd->evidence = a->ev;
-        cd->evidence_co = a->evco;
-        cd->f[0] = a->s;
-        cd->f[1] = a->mx;
-        cd->f[2] = a->h;
-        cd->f[3] = s->fpop[j];
-        cd->f[4] = nc ? fmaxf(-5, fminf(5, s->lprice[j] - lavg)) : 0;
-        cd->f[5] = it->return_rate;
-        double z = w[0];
-        for (int d = 0; d < CW_MODEL_NFEAT; d++)
-            z += w[d + 1] * cd->f[d];
-        cd->z = z;
+        double z = s->zitem[j] + w[1] * a->s + w[2] * a->mx + w[3] * a->h;
+        if (w[5] != 0 && nc)
+            z += w[5] * fmaxf(-5, fminf(5, s->lprice[j] - s->lavg));
+        s->cand[n++] = (struct cw__cand){j, z};
     }
     *cands = s->cand;
     return (int)n;
+}
+
+void cw__cand_features(const struct cw_model *m, const struct cw_scratch *s,
+                       uint32_t item, float f[CW_MODEL_NFEAT])
+{
+    const struct acc *a = &s->acc[item];
+    f[0] = a->s;
+    f[1] = a->mx;
+    f[2] = a->h;
+    f[3] = s->fpop[item];
+    f[4] = s->has_cart ? fmaxf(-5, fminf(5, s->lprice[item] - s->lavg)) : 0;
+    f[5] = m->items[item].return_rate;
 }
 
 /* The variant to pre-select in item's group: one the shopper bought
@@ -287,32 +298,32 @@ static const char *label(const struct cw_model *m, uint32_t i)
     return t ? cw_model_str(m, t) : cw_model_sku(m, i);
 }
 
-static void explain(const struct cw_model *m, const struct cw__cand *c,
-                    struct cw_addon *a)
+static void explain(const struct cw_model *m, const struct cw_scratch *s,
+                    uint32_t item, struct cw_addon *a)
 {
     const double *w = m->meta.feat_w;
-    double personal = w[3] * c->f[2];
-    double item_model = w[1] * c->f[0] + w[2] * c->f[1];
-    a->evidence_item = c->evidence;
+    const struct acc *ac = &s->acc[item];
+    double personal = w[3] * ac->h;
+    double item_model = w[1] * ac->s + w[2] * ac->mx;
+    a->evidence_item = ac->ev;
     a->evidence_share = 0;
-    if (c->f[2] > 0 && (personal >= item_model || c->evidence == UINT32_MAX)) {
+    if (ac->h > 0 && (personal >= item_model || ac->ev == UINT32_MAX)) {
         a->reason = CW_REASON_BOUGHT_BEFORE;
         snprintf(a->text, sizeof(a->text),
                  "You have ordered this before: add it again?");
-    } else if (c->evidence != UINT32_MAX) {
+    } else if (ac->ev != UINT32_MAX) {
         a->reason = CW_REASON_PAIRS_WITH;
-        uint32_t pop = m->items[c->evidence].pop;
-        a->evidence_share = pop ? (double)c->evidence_co / pop : 0;
+        uint32_t pop = m->items[ac->ev].pop;
+        a->evidence_share = pop ? (double)ac->evco / pop : 0;
         int pct = (int)lround(100 * a->evidence_share);
         if (pct >= 1)
             snprintf(a->text, sizeof(a->text),
                      "Pairs well with your %s: %d%% of orders with it "
                      "include this",
-                     label(m, c->evidence), pct);
+                     label(m, ac->ev), pct);
         else
             snprintf(a->text, sizeof(a->text),
-                     "Often bought together with your %s",
-                     label(m, c->evidence));
+                     "Often bought together with your %s", label(m, ac->ev));
     } else {
         a->reason = CW_REASON_POPULAR;
         snprintf(a->text, sizeof(a->text),
@@ -423,7 +434,7 @@ int cw_decide(const struct cw_model *m, struct cw_scratch *s,
             a->margin_assumed = !!(vi->flags & CW_ITEM_MARGIN_ASSUMED);
             a->expected_profit = a->p_accept * (double)vi->margin *
                                  (1 - (double)vi->return_rate);
-            explain(m, b, a);
+            explain(m, s, b->item, a);
         }
         if (nl == 0)
             break;

@@ -863,7 +863,8 @@ static void vset_release(struct vset *v)
 }
 
 static void add_case(struct vset *v, const struct cw_model *sub,
-                     const struct cw__cand *c, int nc, uint32_t hidden)
+                     const struct cw_scratch *s, const struct cw__cand *c,
+                     int nc, uint32_t hidden)
 {
     CW_GROW(v->hidden_margin, v->hcap, v->n_cases + 1);
     v->hidden_margin[v->n_cases] = (double)sub->items[hidden].margin;
@@ -876,7 +877,7 @@ static void add_case(struct vset *v, const struct cw_model *sub,
             v->margin = cw_realloc(v->margin, cap * sizeof(*v->margin));
             v->cap = cap;
         }
-        memcpy(v->f[v->n], c[x].f, sizeof(c[x].f));
+        cw__cand_features(sub, s, c[x].item, v->f[v->n]);
         v->y[v->n] = c[x].item == hidden;
         v->case_of[v->n] = (uint32_t)v->n_cases;
         v->margin[v->n] = (double)sub->items[c[x].item].margin;
@@ -923,7 +924,7 @@ static void collect(struct vset *v, const struct cw_model *sub,
         struct cw__cand *c;
         int nc = cw__decide_candidates(sub, s, &req, dec, &c, NULL);
         if (nc >= 0)
-            add_case(v, sub, c, nc, (uint32_t)hidden);
+            add_case(v, sub, s, c, nc, (uint32_t)hidden);
     }
     cw_free(dec);
     cw_free(cart);

@@ -9,12 +9,11 @@
 #include "cartwise/cw_decide.h"
 #include "cartwise/cw_model.h"
 
+/* A candidate of one request: an item and its linear acceptance score
+ * (P(accept) = sigmoid(z)). Kept small: a large cart has thousands. */
 struct cw__cand {
     uint32_t item;
-    float f[CW_MODEL_NFEAT];
-    double z;        /* linear acceptance score: P(accept) = sigmoid(z) */
-    uint32_t evidence;    /* cart item with the strongest weight, or ~0 */
-    uint32_t evidence_co; /* baskets with both */
+    double z;
 };
 
 /* Scores every candidate of req into the scratch and returns how many; *c
@@ -24,6 +23,11 @@ int cw__decide_candidates(const struct cw_model *m, struct cw_scratch *s,
                           const struct cw_decide_req *req,
                           struct cw_decision *out, struct cw__cand **c,
                           struct cw_buf *err);
+
+/* The acceptance features of a candidate of the last request decided with
+ * s (what its z was computed from). */
+void cw__cand_features(const struct cw_model *m, const struct cw_scratch *s,
+                       uint32_t item, float f[CW_MODEL_NFEAT]);
 
 static inline double cw__sigmoid(double z)
 {
