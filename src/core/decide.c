@@ -200,21 +200,36 @@ int cw__decide_candidates(const struct cw_model *m, struct cw_scratch *s,
     double avg_price = nc ? price_sum / (double)nc : 0;
     int same_category = 0;
 
-    /* neighbours of every cart item, summed */
-    for (size_t c = 0; c < nc; c++) {
-        uint32_t ci = cart[c];
-        if (m->items[ci].category)
-            same_category = 1;
-        for (uint32_t x = m->nbr_off[ci]; x < m->nbr_off[ci + 1]; x++) {
-            const struct cw_nbr *nb = &m->nbrs[x];
-            struct acc *a = touch(s, nb->item);
-            a->s += nb->w;
-            if (nb->w > a->mx) {
-                a->mx = nb->w;
-                a->ev = ci;
-                a->evco = nb->co;
+    /* neighbours of every cart item, summed: the hot loop of a decision,
+     * with the scratch's fields in locals (stores through acc could alias
+     * them, which would make the compiler reload them every iteration) */
+    {
+        struct acc *acc = s->acc;
+        uint32_t *touched = s->touched;
+        const uint32_t epoch = s->epoch;
+        const uint32_t *off = m->nbr_off;
+        const struct cw_nbr *nbrs = m->nbrs;
+        size_t nt = s->nt;
+        for (size_t c = 0; c < nc; c++) {
+            uint32_t ci = cart[c];
+            if (m->items[ci].category)
+                same_category = 1;
+            for (uint32_t x = off[ci], end = off[ci + 1]; x < end; x++) {
+                const struct cw_nbr nb = nbrs[x];
+                struct acc *a = &acc[nb.item];
+                if (a->stamp != epoch) {
+                    *a = (struct acc){0, 0, 0, UINT32_MAX, 0, epoch};
+                    touched[nt++] = nb.item;
+                }
+                a->s += nb.w;
+                if (nb.w > a->mx) {
+                    a->mx = nb.w;
+                    a->ev = ci;
+                    a->evco = nb.co;
+                }
             }
         }
+        s->nt = nt;
     }
     /* the shopper's history */
     long cu = cw_model_find_customer(m, req->customer);
