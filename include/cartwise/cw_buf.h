@@ -12,13 +12,16 @@
 #include <stddef.h>
 
 struct cw_buf {
-    char *buf;  /* owned; "" when empty and never allocated */
+    char *buf; /* owned; "" when empty and never allocated */
     size_t len;
     size_t cap;
     size_t max; /* 0: unbounded */
 };
 
-#define CW_BUF_INIT {NULL, 0, 0, 0}
+#define CW_BUF_INIT                                                            \
+    {                                                                          \
+        NULL, 0, 0, 0                                                          \
+    }
 
 void cw_buf_init(struct cw_buf *b, size_t max);
 void cw_buf_release(struct cw_buf *b);

@@ -24,8 +24,8 @@ struct cw_csv;
 int cw_csv_open(struct cw_csv **out, const char *path, char delim,
                 struct cw_buf *err);
 /* Reads from a copy-free view of data, which must outlive the reader. */
-int cw_csv_open_mem(struct cw_csv **out, const char *data, size_t n,
-                    char delim, struct cw_buf *err);
+int cw_csv_open_mem(struct cw_csv **out, const char *data, size_t n, char delim,
+                    struct cw_buf *err);
 void cw_csv_close(struct cw_csv *c); /* NULL is harmless */
 void cw_csv_set_row_max(struct cw_csv *c, size_t max);
 

@@ -25,12 +25,12 @@ struct cw_dataset {
     double *l_qty, *l_price, *l_cost; /* price/cost NAN when unknown */
     size_t n_lines, cap_lines;
     /* per basket id */
-    char **b_ts;       /* owned; smallest ts of the basket */
-    int32_t *b_cust;   /* customer id or -1 */
+    char **b_ts;     /* owned; smallest ts of the basket */
+    int32_t *b_cust; /* customer id or -1 */
     size_t cap_baskets;
     /* built by cw_dataset_finish */
-    uint32_t *order;   /* basket ids sorted by (ts, id) */
-    size_t *b_off;     /* lines of basket b: b_line[b_off[b] .. b_off[b+1]) */
+    uint32_t *order; /* basket ids sorted by (ts, id) */
+    size_t *b_off;   /* lines of basket b: b_line[b_off[b] .. b_off[b+1]) */
     uint32_t *b_line;
     int finished;
 };

@@ -15,9 +15,9 @@ struct cw_buf;
 struct cw_model;
 struct cw_scratch;
 
-#define CW_DECIDE_MAX 3    /* add-ons per decision */
-#define CW_CART_MAX 250    /* cart lines per request */
-#define CW_REASON_MAX 240  /* bytes of a reason sentence */
+#define CW_DECIDE_MAX 3   /* add-ons per decision */
+#define CW_CART_MAX 250   /* cart lines per request */
+#define CW_REASON_MAX 240 /* bytes of a reason sentence */
 /* Bounds of a cart line, so that a cart's value (CW_CART_MAX lines) always
  * fits int64 minor units. */
 #define CW_QTY_MAX 1000000
@@ -46,8 +46,8 @@ struct cw_decide_req {
     size_t n_lines;
     const char *customer; /* NULL: anonymous */
     enum cw_placement placement;
-    unsigned k;           /* 1..CW_DECIDE_MAX; 0 means CW_DECIDE_MAX */
-    unsigned flags;       /* enum cw_decide_flag */
+    unsigned k;     /* 1..CW_DECIDE_MAX; 0 means CW_DECIDE_MAX */
+    unsigned flags; /* enum cw_decide_flag */
 };
 
 /* X(enum suffix, "code") */
@@ -81,8 +81,8 @@ struct cw_decision {
     size_t n_addons;
     size_t unknown[CW_CART_MAX]; /* indexes of request lines not known */
     size_t n_unknown;
-    int64_t cart_value;          /* minor units over known lines */
-    int known_customer;          /* customer found in the model */
+    int64_t cart_value; /* minor units over known lines */
+    int known_customer; /* customer found in the model */
 };
 
 /* Per-thread working memory sized for m. */

@@ -18,7 +18,7 @@
     X(ENOENT, -4, "not found")                                                 \
     X(EPARSE, -5, "malformed input")                                           \
     X(ETOOBIG, -6, "input too large")                                          \
-    X(ECORRUPT, -7, "damaged or incompatible file")                           \
+    X(ECORRUPT, -7, "damaged or incompatible file")                            \
     X(ESTORE, -8, "storage error")                                             \
     X(EEXIST, -9, "already exists")                                            \
     X(EUNSUPPORTED, -10, "not supported")                                      \

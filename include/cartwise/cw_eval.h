@@ -16,8 +16,8 @@ struct cw_buf;
 struct cw_dataset;
 
 struct cw_eval_opts {
-    unsigned k;        /* 3 */
-    int hidden_hash;   /* 0: last, 1: fnv1a32(basket_id) mod n */
+    unsigned k;      /* 3 */
+    int hidden_hash; /* 0: last, 1: fnv1a32(basket_id) mod n */
     struct cw_train_params train;
 };
 

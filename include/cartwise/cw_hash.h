@@ -18,9 +18,9 @@ uint64_t cw_xxh3_seed(const void *data, size_t n, uint64_t seed);
 
 /* Open-addressing map from strings to dense ids. Owns copies of the keys. */
 struct cw_intern {
-    char **keys;     /* keys[id], owned */
-    uint32_t *lens;  /* key lengths */
-    size_t n;        /* number of keys */
+    char **keys;    /* keys[id], owned */
+    uint32_t *lens; /* key lengths */
+    size_t n;       /* number of keys */
     size_t cap_keys;
     uint32_t *slots; /* id + 1, 0 = empty */
     size_t nslots;   /* power of two */

@@ -21,7 +21,7 @@ struct cw_csv;
 
 /* X(enum suffix, "name", "description") */
 #define CW_IMPORT_FORMATS(X)                                                   \
-    X(CATALOG, "catalog", "generic catalog CSV (docs/import.md)")             \
+    X(CATALOG, "catalog", "generic catalog CSV (docs/import.md)")              \
     X(GMC, "gmc", "Google Merchant Center feed, TSV")                          \
     X(LINES, "lines", "normalized order lines (BENCHMARK.md)")                 \
     X(SHOPIFY_ORDERS, "shopify-orders", "Shopify order CSV export")            \
@@ -51,22 +51,22 @@ struct cw_import_sink {
 };
 
 struct cw_import_opts {
-    int skip_bad;             /* count and skip malformed rows */
-    const char *currency;     /* default currency, e.g. "GBP" */
+    int skip_bad;         /* count and skip malformed rows */
+    const char *currency; /* default currency, e.g. "GBP" */
     void (*progress)(void *ctx, uint64_t pos, uint64_t size); /* may be NULL */
     void *progress_ctx;
 };
 
 struct cw_import_stats {
-    uint64_t rows;      /* data rows read */
-    uint64_t products;  /* product records emitted */
-    uint64_t orders;    /* order records emitted */
-    uint64_t lines;     /* order line records emitted */
-    uint64_t returns;   /* return records emitted */
-    uint64_t skipped;   /* malformed rows skipped (skip_bad) */
-    uint64_t ignored;   /* rows deliberately not imported (non-product codes,
-                           zero quantities, image-only rows) */
-    uint64_t no_cost;   /* products/lines without a cost */
+    uint64_t rows;     /* data rows read */
+    uint64_t products; /* product records emitted */
+    uint64_t orders;   /* order records emitted */
+    uint64_t lines;    /* order line records emitted */
+    uint64_t returns;  /* return records emitted */
+    uint64_t skipped;  /* malformed rows skipped (skip_bad) */
+    uint64_t ignored;  /* rows deliberately not imported (non-product codes,
+                          zero quantities, image-only rows) */
+    uint64_t no_cost;  /* products/lines without a cost */
 };
 
 /* Runs the parser of format over csv (positioned before its header row).

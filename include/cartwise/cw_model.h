@@ -25,16 +25,16 @@ struct cw_dataset;
 
 /* Per item (a SKU of the training universe or of the catalog). */
 struct cw_item {
-    int64_t price;      /* median unit price, minor units */
-    int64_t margin;     /* unit margin, minor units (price - cost) */
-    uint32_t pop;       /* training baskets containing it */
-    uint32_t group;     /* index into groups */
-    uint32_t category;  /* index into categories; 0 = none */
-    uint32_t flags;     /* enum cw_product_flag + CW_ITEM_* below */
-    int32_t inventory;  /* -1 untracked */
-    float return_rate;  /* returned units / sold units, smoothed */
-    uint32_t title;     /* offset into strings; 0 = none */
-    uint32_t attrs;     /* offset into strings; 0 = none */
+    int64_t price;     /* median unit price, minor units */
+    int64_t margin;    /* unit margin, minor units (price - cost) */
+    uint32_t pop;      /* training baskets containing it */
+    uint32_t group;    /* index into groups */
+    uint32_t category; /* index into categories; 0 = none */
+    uint32_t flags;    /* enum cw_product_flag + CW_ITEM_* below */
+    int32_t inventory; /* -1 untracked */
+    float return_rate; /* returned units / sold units, smoothed */
+    uint32_t title;    /* offset into strings; 0 = none */
+    uint32_t attrs;    /* offset into strings; 0 = none */
 };
 
 enum cw_item_flag {
@@ -45,8 +45,8 @@ enum cw_item_flag {
 /* A neighbour of an item in the item model. */
 struct cw_nbr {
     uint32_t item;
-    float w;       /* item-model weight (EASE or normalized co-occurrence) */
-    uint32_t co;   /* baskets containing both */
+    float w;     /* item-model weight (EASE or normalized co-occurrence) */
+    uint32_t co; /* baskets containing both */
 };
 
 /* A past item of a customer, weighted by recency and frequency. */
@@ -58,22 +58,22 @@ struct cw_hist {
 struct cw_customer {
     int64_t typical_order; /* median order value, minor units */
     uint32_t n_orders;
-    uint32_t hist_off;     /* hist[hist_off .. hist_off + n_hist) */
+    uint32_t hist_off; /* hist[hist_off .. hist_off + n_hist) */
     uint32_t n_hist;
 };
 
 struct cw_model_meta {
-    int64_t trained_at;    /* unix seconds */
-    int64_t n_baskets;     /* training baskets */
+    int64_t trained_at; /* unix seconds */
+    int64_t n_baskets;  /* training baskets */
     int64_t n_lines;
-    double ease_lambda;    /* 0: EASE not used */
-    uint32_t ease_items;   /* items in the dense solve */
+    double ease_lambda;  /* 0: EASE not used */
+    uint32_t ease_items; /* items in the dense solve */
     uint32_t top_m;
     double default_margin_rate;
     char currency[4];
     int32_t currency_exp;
     double feat_w[CW_MODEL_NFEAT + 1]; /* acceptance model: bias + weights */
-    double profit_gamma;   /* set selection: rank by P * margin^gamma */
+    double profit_gamma;    /* set selection: rank by P * margin^gamma */
     double relevance_floor; /* candidates below floor * best P are dropped */
 };
 
@@ -81,26 +81,26 @@ struct cw_model {
     struct cw_model_meta meta;
     uint32_t n_items, n_groups, n_categories, n_customers;
     const struct cw_item *items;
-    const uint32_t *item_sku;    /* string offsets */
-    const uint32_t *nbr_off;     /* n_items + 1 */
+    const uint32_t *item_sku; /* string offsets */
+    const uint32_t *nbr_off;  /* n_items + 1 */
     const struct cw_nbr *nbrs;
     const uint32_t *group_name;  /* string offsets */
     const uint32_t *group_off;   /* n_groups + 1: variants of a group */
     const uint32_t *group_items; /* sorted by popularity, descending */
     const uint32_t *category_name;
-    const uint32_t *popular;     /* items by popularity, descending */
+    const uint32_t *popular; /* items by popularity, descending */
     uint32_t n_popular;
     const uint32_t *customer_id; /* string offsets */
     const struct cw_customer *customers;
     const struct cw_hist *hist;
-    const char *strings;         /* NUL-separated; offset 0 is "" */
+    const char *strings; /* NUL-separated; offset 0 is "" */
     size_t strings_len;
 
     /* lookups, built at decode */
     struct cw_intern sku_index, customer_index;
     const void *raw; /* the encoded bytes everything above points into */
     size_t raw_len;
-    void *owned;     /* raw, when the model owns it (trained) */
+    void *owned; /* raw, when the model owns it (trained) */
 };
 
 static inline const char *cw_model_str(const struct cw_model *m, uint32_t off)

@@ -46,7 +46,7 @@ struct cw_order_rec {
 
 struct cw_line_rec {
     const char *order_id;
-    int line_no;        /* position in the source, stable across re-imports */
+    int line_no; /* position in the source, stable across re-imports */
     const char *sku;
     int64_t qty;        /* > 0 */
     int64_t unit_price; /* minor units */
@@ -86,25 +86,25 @@ enum cw_event_type {
 };
 
 struct cw_event_rec {
-    const char *id;       /* required, unique: replays add nothing */
-    const char *type;     /* one of CW_EVENT_TYPES' names */
-    const char *session;  /* required */
-    const char *customer; /* NULL: anonymous */
-    const char *ts;       /* ISO-8601 */
-    const char *sku;      /* the product concerned; may be NULL */
+    const char *id;          /* required, unique: replays add nothing */
+    const char *type;        /* one of CW_EVENT_TYPES' names */
+    const char *session;     /* required */
+    const char *customer;    /* NULL: anonymous */
+    const char *ts;          /* ISO-8601 */
+    const char *sku;         /* the product concerned; may be NULL */
     const char *decision_id; /* decision that showed it; may be NULL */
     const char *placement;   /* product|cart|checkout; may be NULL */
     const char *reason;      /* reason code of a shown add-on; may be NULL */
     const char *order_id;    /* purchase: the order; may be NULL */
-    int64_t value;        /* purchase: order value; offer: discount; minor */
-    int64_t profit;       /* purchase: order margin if known, else
-                             CW_MONEY_UNKNOWN */
-    const char *payload;  /* the whole event as JSON text; may be NULL */
+    int64_t value;           /* purchase: order value; offer: discount; minor */
+    int64_t profit;          /* purchase: order margin if known, else
+                                CW_MONEY_UNKNOWN */
+    const char *payload;     /* the whole event as JSON text; may be NULL */
 };
 
 /* One logged decision: what was shown, to whom, in which arm. */
 struct cw_decision_rec {
-    const char *id;         /* unique */
+    const char *id; /* unique */
     const char *session;
     const char *customer;   /* may be NULL */
     const char *experiment; /* may be NULL: no experiment running */
@@ -112,19 +112,19 @@ struct cw_decision_rec {
     const char *placement;
     const char *ts;
     int64_t model_version;
-    int64_t cart_value;     /* minor units */
-    const char *shown;      /* JSON array: [{sku, p, propensity, reason}] */
-    const char *request;    /* JSON text, may be NULL */
+    int64_t cart_value;  /* minor units */
+    const char *shown;   /* JSON array: [{sku, p, propensity, reason}] */
+    const char *request; /* JSON text, may be NULL */
 };
 
 /* An API key, stored hashed: hash = hex HMAC-SHA256(server pepper, key). */
 struct cw_key_rec {
-    const char *id;         /* public prefix shown in logs, e.g. pk_live_ab12 */
-    const char *kind;       /* "public" or "secret" */
+    const char *id;   /* public prefix shown in logs, e.g. pk_live_ab12 */
+    const char *kind; /* "public" or "secret" */
     const char *hash;
     const char *created_at;
-    const char *origins;    /* public keys: allowed CORS origins, space
-                               separated; may be NULL */
+    const char *origins; /* public keys: allowed CORS origins, space
+                            separated; may be NULL */
     int revoked;
 };
 

@@ -38,10 +38,10 @@ struct cw_store_counts {
 };
 
 struct cw_model_info {
-    int64_t version;      /* 1, 2, ... */
-    char path[1024];      /* model file */
-    char checksum[17];    /* xxh3-64, hex */
-    char created_at[32];  /* ISO-8601 UTC */
+    int64_t version;     /* 1, 2, ... */
+    char path[1024];     /* model file */
+    char checksum[17];   /* xxh3-64, hex */
+    char created_at[32]; /* ISO-8601 UTC */
     int64_t items, customers, baskets;
 };
 
@@ -93,8 +93,7 @@ struct cw_store_ops {
                        int (*cb)(void *ctx, const struct cw_event_rec *e),
                        void *ctx, struct cw_buf *err);
     int (*scan_decisions)(struct cw_store *s,
-                          int (*cb)(void *ctx,
-                                    const struct cw_decision_rec *d),
+                          int (*cb)(void *ctx, const struct cw_decision_rec *d),
                           void *ctx, struct cw_buf *err);
     int (*put_key)(struct cw_store *s, const struct cw_key_rec *k,
                    struct cw_buf *err);
@@ -104,8 +103,7 @@ struct cw_store_ops {
                     struct cw_key_rec *out, struct cw_buf *err);
     /* Records a webhook delivery id (dedupe); body kept for reprocessing. */
     int (*put_webhook)(struct cw_store *s, const char *id, const char *topic,
-                       const char *shop, const char *body,
-                       struct cw_buf *err);
+                       const char *shop, const char *body, struct cw_buf *err);
 
     /* Small key/value settings (default margin rate, currency, ...).
      * get returns CW_ENOENT when unset; *out is owned by the caller. */

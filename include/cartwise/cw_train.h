@@ -23,12 +23,12 @@ struct cw_dataset;
 struct cw_model;
 
 struct cw_train_input {
-    const struct cw_dataset *ds;   /* finished dataset */
-    const uint32_t *baskets;       /* training basket ids, in time order */
+    const struct cw_dataset *ds; /* finished dataset */
+    const uint32_t *baskets;     /* training basket ids, in time order */
     size_t n_baskets;
     const struct cw_product_rec *products; /* catalog; may be empty */
     size_t n_products;
-    const struct cw_return_rec *returns;   /* may be empty */
+    const struct cw_return_rec *returns; /* may be empty */
     size_t n_returns;
     /* Unit margin in major units of sku at price, when the caller knows a
      * better source than costs or the default rate (the benchmark's assumed
@@ -38,14 +38,14 @@ struct cw_train_input {
 };
 
 struct cw_train_params {
-    uint32_t top_m;            /* neighbours kept per item (default 100) */
-    uint32_t ease_max_items;   /* dense solve limit (default 8000) */
-    double ease_lambda;        /* <= 0: tune on validation */
-    int use_blas;              /* 1: LAPACKE when available */
-    int tune;                  /* 1: fit acceptance + gamma on validation */
-    double default_margin_rate;/* for unknown costs (default 0.30) */
-    const char *currency;      /* default "USD" */
-    int64_t now;               /* trained_at (unix seconds); 0: time() */
+    uint32_t top_m;             /* neighbours kept per item (default 100) */
+    uint32_t ease_max_items;    /* dense solve limit (default 8000) */
+    double ease_lambda;         /* <= 0: tune on validation */
+    int use_blas;               /* 1: LAPACKE when available */
+    int tune;                   /* 1: fit acceptance + gamma on validation */
+    double default_margin_rate; /* for unknown costs (default 0.30) */
+    const char *currency;       /* default "USD" */
+    int64_t now;                /* trained_at (unix seconds); 0: time() */
 };
 
 void cw_train_params_default(struct cw_train_params *p);

@@ -8,10 +8,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "app/experiment_json.h"
 #include "cartwise/cw_buf.h"
 #include "cartwise/cw_err.h"
 #include "cartwise/cw_experiment.h"
-#include "app/experiment_json.h"
 
 static int str_field(json_t *obj, const char *key, char *dst, size_t cap,
                      int required, const char *where, struct cw_buf *err)

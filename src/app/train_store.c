@@ -313,8 +313,8 @@ int cw_app_train(struct cw_store *s, const char *db,
                terr.len ? cw_buf_str(&terr) : cw_strerror(rc));
     } else {
         trained = 1;
-        rc = publish(s, db, &m, p.default_margin_rate, o->margin_rate >= 0,
-                     out, err);
+        rc = publish(s, db, &m, p.default_margin_rate, o->margin_rate >= 0, out,
+                     err);
     }
     cw_buf_release(&terr);
     /* what incentives learn alongside: order values, propensity, uplift */

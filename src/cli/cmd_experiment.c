@@ -12,13 +12,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "app/experiment_json.h"
 #include "cartwise/cw_alloc.h"
 #include "cartwise/cw_buf.h"
 #include "cartwise/cw_err.h"
 #include "cartwise/cw_experiment.h"
 #include "cartwise/cw_store.h"
 #include "cli/cli.h"
-#include "app/experiment_json.h"
 
 #define META_KEY "experiment"
 

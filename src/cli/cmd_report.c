@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/experiment_json.h"
 #include "cartwise/cw_alloc.h"
 #include "cartwise/cw_buf.h"
 #include "cartwise/cw_err.h"
@@ -28,7 +29,6 @@
 #include "cartwise/cw_store.h"
 #include "cli/cli.h"
 #include "cli/cli_stats.h"
-#include "app/experiment_json.h"
 
 /* ---- what both reports read from the store's meta table ---- */
 

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "app/app.h"
+#include "app/experiment_json.h"
 #include "cartwise/cw_alloc.h"
 #include "cartwise/cw_buf.h"
 #include "cartwise/cw_dataset.h"
@@ -26,7 +27,6 @@
 #include "cli/cli.h"
 #include "cli/cli_lines.h"
 #include "cli/cli_stats.h"
-#include "app/experiment_json.h"
 
 static int read_experiment(const char *file, struct cw_experiment *e)
 {

@@ -23,8 +23,7 @@ struct train_opts {
 };
 
 static void print_result(const struct cw_cli *cli,
-                         const struct cw_app_train_result *r,
-                         struct cw_buf *b)
+                         const struct cw_app_train_result *r, struct cw_buf *b)
 {
     if (cli->json) {
         cw_buf_addf(b,

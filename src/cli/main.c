@@ -36,7 +36,8 @@ const struct cw_cli_cmd cw_cli_commands[] = {
      "  get        print the stored configuration, every key\n"
      "  check FILE validate without storing\n"
      "\n"
-     "Every key is documented in docs/incentives.md; examples/store-config.json\n"
+     "Every key is documented in docs/incentives.md; "
+     "examples/store-config.json\n"
      "switches every incentive on.\n"},
     {"eval", cw_cmd_eval, "run the basket-completion benchmark on a lines file",
      "cartwise eval --lines FILE [--hidden last|hash] [--k N] [--lambda L]\n"
@@ -78,10 +79,12 @@ const struct cw_cli_cmd cw_cli_commands[] = {
      "The whole file is one transaction: on any error nothing is written.\n"
      "Importing the same file again adds nothing.\n"},
     {"keys", cw_cmd_keys, "create API keys for the HTTP server",
-     "cartwise keys create --kind public|secret [--origin URL ...] [--db PATH]\n"
+     "cartwise keys create --kind public|secret [--origin URL ...] [--db "
+     "PATH]\n"
      "                     [--json]\n"
      "\n"
-     "  --kind KIND      public (pk_...: decide and storefront events, safe in\n"
+     "  --kind KIND      public (pk_...: decide and storefront events, safe "
+     "in\n"
      "                   a web page) or secret (sk_...: everything)\n"
      "  --origin URL     a storefront origin allowed to use a public key from\n"
      "                   a browser (CORS), e.g. https://shop.example; "

@@ -50,9 +50,9 @@ struct cw_scratch {
     uint32_t *touched;
     size_t nt;
     struct cw__cand *cand;
-    float *fpop;    /* per item: feature 3, computed once per scratch */
-    float *lprice;  /* per item: log(price + 1) */
-    float *lmargin; /* per item: log(max(margin x (1 - return rate), 1)) */
+    float *fpop;     /* per item: feature 3, computed once per scratch */
+    float *lprice;   /* per item: log(price + 1) */
+    float *lmargin;  /* per item: log(max(margin x (1 - return rate), 1)) */
     uint32_t *group; /* per item: its group, or UINT32_MAX when it can never
                         be offered (not trained on, inactive, sold out) */
     double *zitem;   /* per item: the part of z that depends on it alone */
@@ -190,8 +190,8 @@ int cw__decide_candidates(const struct cw_model *m, struct cw_scratch *s,
             out->unknown[out->n_unknown++] = i;
             continue;
         }
-        int64_t unit = l->price != CW_MONEY_UNKNOWN ? l->price
-                                                    : m->items[it].price;
+        int64_t unit =
+            l->price != CW_MONEY_UNKNOWN ? l->price : m->items[it].price;
         out->cart_value += unit * l->qty;
         price_sum += (double)unit;
         s->gstamp[m->items[it].group] = s->epoch;

@@ -26,8 +26,7 @@
 
 double cw_eval_margin_rate(const char *sku)
 {
-    return 0.10 + 0.50 * (double)(cw_fnv1a32(sku, strlen(sku)) % 1001) /
-                      1000.0;
+    return 0.10 + 0.50 * (double)(cw_fnv1a32(sku, strlen(sku)) % 1001) / 1000.0;
 }
 
 static double now_s(void)
@@ -56,8 +55,7 @@ static void score(struct acc *a, const struct cw_model *m,
     (void)m;
 }
 
-static void finish(struct cw_eval_metrics *out, const struct acc *a,
-                   size_t n)
+static void finish(struct cw_eval_metrics *out, const struct acc *a, size_t n)
 {
     out->hr = n ? a->hits / (double)n : 0;
     out->ndcg = n ? a->ndcg / (double)n : 0;
@@ -126,9 +124,7 @@ int cw_eval_run(const struct cw_dataset *ds, const struct cw_eval_opts *opts,
         if (n < 2)
             continue;
         const char *bid = ds->baskets.keys[b];
-        size_t h = opts->hidden_hash
-                       ? cw_fnv1a32(bid, strlen(bid)) % n
-                       : n - 1;
+        size_t h = opts->hidden_hash ? cw_fnv1a32(bid, strlen(bid)) % n : n - 1;
         size_t nc = 0;
         for (size_t i = 0; i < n && nc < CW_CART_MAX; i++)
             if (i != h)
@@ -138,8 +134,8 @@ int cw_eval_run(const struct cw_dataset *ds, const struct cw_eval_opts *opts,
         double hm = fmax(margin[skus[h]], 0);
         int32_t cu = ds->b_cust[b];
         struct cw_decide_req req = {
-            cart, nc, cu >= 0 ? ds->customers.keys[cu] : NULL,
-            CW_PLACE_CART, k, CW_DECIDE_FILL};
+            cart,          nc, cu >= 0 ? ds->customers.keys[cu] : NULL,
+            CW_PLACE_CART, k,  CW_DECIDE_FILL};
         rc = cw_decide(&m, s, &req, d, err);
         if (!rc) {
             score(&profit, &m, d, hidden, hm);

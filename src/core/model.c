@@ -22,9 +22,21 @@
 #define BOM 0x01020304u
 
 enum sect {
-    S_META = 1, S_ITEMS, S_ITEM_SKU, S_NBR_OFF, S_NBRS, S_GROUP_NAME,
-    S_GROUP_OFF, S_GROUP_ITEMS, S_CATEGORY_NAME, S_POPULAR, S_CUSTOMER_ID,
-    S_CUSTOMERS, S_HIST, S_STRINGS, S__COUNT
+    S_META = 1,
+    S_ITEMS,
+    S_ITEM_SKU,
+    S_NBR_OFF,
+    S_NBRS,
+    S_GROUP_NAME,
+    S_GROUP_OFF,
+    S_GROUP_ITEMS,
+    S_CATEGORY_NAME,
+    S_POPULAR,
+    S_CUSTOMER_ID,
+    S_CUSTOMERS,
+    S_HIST,
+    S_STRINGS,
+    S__COUNT
 };
 
 struct sect_hdr {
@@ -67,8 +79,7 @@ int cw__model_build(const struct cw__model_parts *p, struct cw_buf *out)
                              p->n_categories * sizeof(uint32_t)},
         [S_POPULAR] = {p->popular, p->n_popular * sizeof(uint32_t)},
         [S_CUSTOMER_ID] = {p->customer_id, p->n_customers * sizeof(uint32_t)},
-        [S_CUSTOMERS] = {p->customers,
-                         p->n_customers * sizeof(*p->customers)},
+        [S_CUSTOMERS] = {p->customers, p->n_customers * sizeof(*p->customers)},
         [S_HIST] = {p->hist, p->n_hist * sizeof(*p->hist)},
         [S_STRINGS] = {p->strings, p->strings_len},
     };
@@ -110,8 +121,8 @@ int cw__model_build(const struct cw__model_parts *p, struct cw_buf *out)
 
 #define BAD(...) cw_err(err, CW_ECORRUPT, __VA_ARGS__)
 
-static int check_strs(const struct cw_model *m, const uint32_t *offs,
-                      size_t n, const char *what, struct cw_buf *err)
+static int check_strs(const struct cw_model *m, const uint32_t *offs, size_t n,
+                      const char *what, struct cw_buf *err)
 {
     for (size_t i = 0; i < n; i++)
         if (offs[i] >= m->strings_len)
@@ -151,15 +162,13 @@ static int validate(const struct cw_model *m, size_t nnz, size_t nhist,
         (rc = check_strs(m, m->group_name, m->n_groups, "group", err)) ||
         (rc = check_strs(m, m->category_name, m->n_categories, "category",
                          err)) ||
-        (rc = check_strs(m, m->customer_id, m->n_customers, "customer",
-                         err)) ||
+        (rc = check_strs(m, m->customer_id, m->n_customers, "customer", err)) ||
         (rc = check_off(m->nbr_off, m->n_items, nnz, "neighbours", err)) ||
-        (rc = check_off(m->group_off, m->n_groups, m->n_items, "groups",
-                        err)) ||
+        (rc =
+             check_off(m->group_off, m->n_groups, m->n_items, "groups", err)) ||
         (rc = check_idx(m->group_items, m->n_items, m->n_items, "group item",
                         err)) ||
-        (rc = check_idx(m->popular, m->n_popular, m->n_items, "popular",
-                        err)))
+        (rc = check_idx(m->popular, m->n_popular, m->n_items, "popular", err)))
         return rc;
     for (uint32_t i = 0; i < m->n_items; i++) {
         const struct cw_item *it = &m->items[i];
@@ -208,8 +217,8 @@ int cw_model_decode(struct cw_model *m, const void *data, size_t n,
     if (memcmp(h.magic, MAGIC, sizeof(MAGIC)))
         return BAD("not a cartwise model file");
     if (h.format != CW_MODEL_FORMAT)
-        return BAD("model format %u, this cartwise reads %u: retrain",
-                   h.format, CW_MODEL_FORMAT);
+        return BAD("model format %u, this cartwise reads %u: retrain", h.format,
+                   CW_MODEL_FORMAT);
     uint32_t sizes[5];
     struct_sizes(sizes);
     if (h.bom != BOM || memcmp(h.sizes, sizes, sizeof(sizes)))
@@ -270,11 +279,10 @@ int cw_model_decode(struct cw_model *m, const void *data, size_t n,
     m->raw_len = n;
     int rc = validate(m, nnz, nhist, err);
     if (!rc)
-        rc = build_index(&m->sku_index, m, m->item_sku, m->n_items, "sku",
-                         err);
+        rc = build_index(&m->sku_index, m, m->item_sku, m->n_items, "sku", err);
     if (!rc)
-        rc = build_index(&m->customer_index, m, m->customer_id,
-                         m->n_customers, "customer", err);
+        rc = build_index(&m->customer_index, m, m->customer_id, m->n_customers,
+                         "customer", err);
     if (rc) {
         cw_intern_release(&m->sku_index);
         cw_intern_release(&m->customer_index);
@@ -305,6 +313,5 @@ long cw_model_find_sku(const struct cw_model *m, const char *sku)
 
 long cw_model_find_customer(const struct cw_model *m, const char *id)
 {
-    return id && *id ? cw_intern_find(&m->customer_index, id, strlen(id))
-                     : -1;
+    return id && *id ? cw_intern_find(&m->customer_index, id, strlen(id)) : -1;
 }

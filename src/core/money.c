@@ -9,10 +9,9 @@
 
 int cw_currency_exponent(const char *code)
 {
-    static const char *const zero[] = {"BIF", "CLP", "DJF", "GNF", "ISK",
-                                       "JPY", "KMF", "KRW", "PYG", "RWF",
-                                       "UGX", "VND", "VUV", "XAF", "XOF",
-                                       "XPF"};
+    static const char *const zero[] = {"BIF", "CLP", "DJF", "GNF", "ISK", "JPY",
+                                       "KMF", "KRW", "PYG", "RWF", "UGX", "VND",
+                                       "VUV", "XAF", "XOF", "XPF"};
     static const char *const three[] = {"BHD", "IQD", "JOD", "KWD",
                                         "LYD", "OMR", "TND"};
     if (!code)

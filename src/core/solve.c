@@ -85,12 +85,11 @@ int cw_spd_inverse_lapack(double *a, size_t n)
 #ifdef CW_HAVE_BLAS
     if (!n)
         return 0;
-    lapack_int rc = LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', (lapack_int)n, a,
-                                   (lapack_int)n);
+    lapack_int rc =
+        LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', (lapack_int)n, a, (lapack_int)n);
     if (rc)
         return CW_EINVAL;
-    rc = LAPACKE_dpotri(LAPACK_ROW_MAJOR, 'L', (lapack_int)n, a,
-                        (lapack_int)n);
+    rc = LAPACKE_dpotri(LAPACK_ROW_MAJOR, 'L', (lapack_int)n, a, (lapack_int)n);
     if (rc)
         return CW_EINVAL;
     mirror_lower(a, n);

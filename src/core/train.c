@@ -29,11 +29,11 @@
 #include "model_int.h"
 #include "train_int.h"
 
-#define HIST_MAX 300        /* past items kept per customer */
-#define HIST_DECAY 0.9      /* weight of a basket one order older */
+#define HIST_MAX 300   /* past items kept per customer */
+#define HIST_DECAY 0.9 /* weight of a basket one order older */
 #define POPULAR_MAX 200
 #define VAL_CASES_MAX 5000
-#define RETURN_PRIOR 10.0   /* units of evidence before a return rate counts */
+#define RETURN_PRIOR 10.0 /* units of evidence before a return rate counts */
 
 void cw_train_params_default(struct cw_train_params *p)
 {
@@ -56,7 +56,7 @@ struct settings {
 /* Default acceptance weights: item-model score and history count, a little
  * popularity; used when there is too little data to fit. */
 static const double default_w[CW_MODEL_NFEAT + 1] = {-4.0, 8.0, 2.0, 4.0,
-                                                     1.0, 0.0, 0.0};
+                                                     1.0,  0.0, 0.0};
 
 /* ---- string table ---------------------------------------------------- */
 
@@ -103,9 +103,9 @@ static void strtab_release(struct strtab *t)
 /* The distinct model items of each training basket, and the inverse. */
 struct baskets {
     size_t n;
-    size_t *off;       /* items of basket k: item[off[k] .. off[k+1]) */
+    size_t *off; /* items of basket k: item[off[k] .. off[k+1]) */
     uint32_t *item;
-    size_t *ioff;      /* baskets of item i: bask[ioff[i] .. ioff[i+1]) */
+    size_t *ioff; /* baskets of item i: bask[ioff[i] .. ioff[i+1]) */
     uint32_t *bask;
 };
 
@@ -372,8 +372,8 @@ static int cmp_i64(const void *a, const void *b)
 /* The universe: dataset SKUs then catalog-only SKUs. */
 struct universe {
     uint32_t n;
-    uint32_t *map;          /* dataset sku id -> item */
-    const char **sku;       /* item -> sku (borrowed) */
+    uint32_t *map;                      /* dataset sku id -> item */
+    const char **sku;                   /* item -> sku (borrowed) */
     const struct cw_product_rec **prod; /* item -> catalog record or NULL */
 };
 
@@ -504,11 +504,11 @@ static int build(struct cw_model *out, const struct cw_train_input *in,
         it->title = strtab_add(&str, pr ? pr->title : NULL);
         it->attrs = strtab_add(&str, pr ? pr->attributes : NULL);
         it->flags = pr ? pr->flags : 0;
-        it->inventory = pr && pr->inventory >= 0
-                            ? (int32_t)(pr->inventory > INT32_MAX
-                                            ? INT32_MAX
-                                            : pr->inventory)
-                            : -1;
+        it->inventory =
+            pr && pr->inventory >= 0
+                ? (int32_t)(pr->inventory > INT32_MAX ? INT32_MAX
+                                                      : pr->inventory)
+                : -1;
         if (pop[i])
             it->flags |= CW_ITEM_IN_TRAINING;
         double price = 0;
@@ -534,9 +534,8 @@ static int build(struct cw_model *out, const struct cw_train_input *in,
         }
         it->price = llround(price * scale);
         it->margin = llround(margin * scale);
-        it->return_rate =
-            (float)fmin(1.0, returned[i] / (sold[i] + returned[i] +
-                                            RETURN_PRIOR));
+        it->return_rate = (float)fmin(
+            1.0, returned[i] / (sold[i] + returned[i] + RETURN_PRIOR));
     }
     cw_free(prices);
     cw_free(pcount);
@@ -812,8 +811,8 @@ static double tune_lambda(const struct cw_train_input *in,
         }
     }
     struct vcases vc;
-    vcases_build(&vc, in->ds, in->baskets + split, in->n_baskets - split,
-                 u.map, dense, u.n);
+    vcases_build(&vc, in->ds, in->baskets + split, in->n_baskets - split, u.map,
+                 dense, u.n);
     double best = 100, best_hr = -1;
     if (nd && vc.n) {
         double *g = gram(&bk, dense, nd, ditem, u.n);
@@ -918,9 +917,12 @@ static void collect(struct vset *v, const struct cw_model *sub,
          * that comes last (and as the benchmark's mode last does) */
         hidden = cw_model_find_sku(sub, cart[nl - 1].sku);
         int32_t cu = ds->b_cust[b];
-        struct cw_decide_req req = {
-            cart, nl - 1, cu >= 0 ? ds->customers.keys[cu] : NULL,
-            CW_PLACE_CART, CW_DECIDE_MAX, CW_DECIDE_FILL};
+        struct cw_decide_req req = {cart,
+                                    nl - 1,
+                                    cu >= 0 ? ds->customers.keys[cu] : NULL,
+                                    CW_PLACE_CART,
+                                    CW_DECIDE_MAX,
+                                    CW_DECIDE_FILL};
         struct cw__cand *c;
         int nc = cw__decide_candidates(sub, s, &req, dec, &c, NULL);
         if (nc >= 0)
@@ -955,7 +957,8 @@ static void fit_platt(const struct vset *v, const double *w, double *pa,
         double det = haa * hbb - hab * hab;
         if (!(det > 0))
             break;
-        double da = (hbb * ga - hab * gb) / det, db = (haa * gb - hab * ga) / det;
+        double da = (hbb * ga - hab * gb) / det,
+               db = (haa * gb - hab * ga) / det;
         a -= da;
         b -= db;
         if (fabs(da) + fabs(db) < 1e-7)
@@ -1096,8 +1099,8 @@ int cw_train(struct cw_model *out, const struct cw_train_input *in,
     if (!in->ds || !in->ds->finished)
         return cw_err(err, CW_EINVAL, "dataset not finished");
     if (in->n_baskets < 2 && !in->n_products)
-        return cw_err(err, CW_ENODATA,
-                      "not enough data to train: %zu orders", in->n_baskets);
+        return cw_err(err, CW_ENODATA, "not enough data to train: %zu orders",
+                      in->n_baskets);
     struct settings st;
     memset(&st, 0, sizeof(st));
     memcpy(st.feat_w, default_w, sizeof(default_w));

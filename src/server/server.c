@@ -30,12 +30,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "app/experiment_json.h"
 #include "cartwise/cw_alloc.h"
 #include "cartwise/cw_decide.h"
 #include "cartwise/cw_err.h"
 #include "cartwise/cw_file.h"
 #include "cartwise/cw_store.h"
-#include "app/experiment_json.h"
 #include "server/server.h"
 
 #ifndef CW_SOURCE_DIR

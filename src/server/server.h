@@ -190,10 +190,11 @@ void cw_h_config_put(struct cw_req *r);
 /* ---- metrics.c ---- */
 
 /* The statuses the server answers with, for the metric labels. */
+// clang-format off
 #define CW_SRV_STATUSES(X)                                                     \
-    X(200)                                                                     \
-    X(202) X(204) X(400) X(401) X(403) X(404) X(405) X(409) X(413) X(415)      \
-        X(422) X(429) X(500) X(503)
+    X(200) X(202) X(204) X(400) X(401) X(403) X(404) X(405) X(409) X(413)      \
+    X(415) X(422) X(429) X(500) X(503)
+// clang-format on
 #define CW_SRV_NBUCKETS 14
 
 struct cw_srv_metrics;
