@@ -27,6 +27,7 @@ PACKAGES=(
     time            # /usr/bin/time in benchmarks
     libmicrohttpd-dev # HTTP server (cartwise serve)
     curl            # the HTTP API example (docs/curl-example.md)
+    clang-format    # style check (tests/style/check_format.sh)
 )
 
 missing=()
