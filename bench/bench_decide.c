@@ -20,7 +20,6 @@
  * computed), as eval does. That only changes which items win, not how long
  * a decision takes.
  */
-#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,9 +27,9 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "app/app.h"
 #include "cartwise/cw_alloc.h"
 #include "cartwise/cw_buf.h"
-#include "cartwise/cw_csv.h"
 #include "cartwise/cw_dataset.h"
 #include "cartwise/cw_decide.h"
 #include "cartwise/cw_err.h"
@@ -59,74 +58,6 @@ static long peak_rss_kb(void)
 {
     struct rusage ru;
     return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : -1;
-}
-
-/* A number as Python's float() reads one (cmd_eval.c's rule, so both skip
- * the same rows). Returns 0 or -1. */
-static int parse_number(const char *s, double *out)
-{
-    while (isspace((unsigned char)*s))
-        s++;
-    if (!*s)
-        return -1;
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s)
-        return -1;
-    while (isspace((unsigned char)*end))
-        end++;
-    if (*end)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-static double number_or_nan(const char *s)
-{
-    double v;
-    return parse_number(s, &v) == 0 ? v : NAN;
-}
-
-enum col { C_BASKET, C_CUSTOMER, C_TS, C_SKU, C_QTY, C_PRICE, C_COST, C__N };
-static const char *const col_names[C__N] = {
-    "basket_id", "customer_id", "ts", "sku", "qty", "unit_price", "unit_cost",
-};
-
-/* Reads file into ds. Returns 0 or a CW_E* code with the reason in err. */
-static int load(const char *file, struct cw_dataset *ds, size_t *rows,
-                size_t *skipped, struct cw_buf *err)
-{
-    struct cw_csv *csv = NULL;
-    long col[C__N];
-    int rc = cw_csv_open(&csv, file, ',', err);
-    if (rc < 0)
-        return rc;
-    rc = cw_csv_next(csv, err);
-    if (rc == 0)
-        rc = cw_err(err, CW_EPARSE, "empty file, expected a header");
-    for (int i = 0; rc > 0 && i < C__N; i++)
-        if ((col[i] = cw_csv_col(csv, col_names[i])) < 0)
-            rc = cw_err(err, CW_EPARSE, "missing column '%s'", col_names[i]);
-    *rows = *skipped = 0;
-    while (rc > 0 && (rc = cw_csv_next(csv, err)) > 0) {
-        const char *f[C__N];
-        for (int i = 0; i < C__N; i++)
-            f[i] = cw_csv_field(csv, (size_t)col[i], NULL);
-        double qty;
-        ++*rows;
-        if (parse_number(f[C_QTY], &qty) < 0) {
-            ++*skipped;
-            continue;
-        }
-        int a = cw_dataset_add(ds, f[C_BASKET], f[C_CUSTOMER], f[C_TS],
-                               f[C_SKU], qty, number_or_nan(f[C_PRICE]),
-                               number_or_nan(f[C_COST]));
-        if (a < 0)
-            rc = cw_err(err, a, "line %ld: empty basket_id, ts or sku",
-                        cw_csv_line(csv));
-    }
-    cw_csv_close(csv);
-    return rc < 0 ? rc : 0;
 }
 
 /* The margin source: a line's cost where one is known (the last seen, as
@@ -429,7 +360,7 @@ int main(int argc, char **argv)
     double *us = NULL, *us2 = NULL, *cost = NULL;
 
     double t0 = now_s();
-    int rc = load(r.file, &ds, &r.rows, &r.skipped, &err);
+    int rc = cw_app_read_lines(r.file, &ds, &r.rows, &r.skipped, &err);
     if (rc < 0)
         goto out;
     cw_dataset_finish(&ds);

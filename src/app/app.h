@@ -99,6 +99,15 @@ size_t cw_app_assumptions(const struct cw_model *m, const struct cw_decision *d,
                           const char *customer, const char *out[2],
                           struct cw_buf *note);
 
+/* Reads a normalized lines file (BENCHMARK.md section 1) into the
+ * initialized dataset ds the way the reference script does: a row whose qty
+ * does not parse as a number is skipped and counted in *skipped (Python's
+ * float() raising ValueError); an empty or unparsable price or cost is
+ * unknown. *rows counts the data rows. Returns 0 or a CW_E* code with
+ * "FILE:LINE: what" in err. */
+int cw_app_read_lines(const char *file, struct cw_dataset *ds, size_t *rows,
+                      size_t *skipped, struct cw_buf *err);
+
 /* ---- incentives (config_json.c, incentive_train.c, incentives.c) ---- */
 
 #define CW_APP_META_CONFIG "config"             /* the merchant's config */

@@ -2,14 +2,15 @@
  * cmd_eval.c: `cartwise eval`, the basket-completion benchmark.
  *
  * Reads a normalized lines file (BENCHMARK.md section 1) the way the
- * reference script does (cli_lines.h), so both count the same cases.
- * cw_eval_run does the split, training and scoring with the production
+ * reference script does (app.h: cw_app_read_lines), so both count the same
+ * cases. cw_eval_run does the split, training and scoring with the production
  * decision code; this file only reads and prints.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/app.h"
 #include "cartwise/cw_alloc.h"
 #include "cartwise/cw_buf.h"
 #include "cartwise/cw_dataset.h"
@@ -18,7 +19,6 @@
 #include "cartwise/cw_eval.h"
 #include "cartwise/cw_train.h"
 #include "cli/cli.h"
-#include "cli/cli_lines.h"
 
 static void json_metrics(struct cw_buf *b, const struct cw_eval_metrics *m,
                          unsigned k)
@@ -151,7 +151,12 @@ int cw_cmd_eval(int argc, char **argv, struct cw_cli *cli)
     struct cw_dataset ds;
     cw_dataset_init(&ds);
     size_t skipped = 0;
-    rc = cw_cli_read_lines(file, &ds, &skipped);
+    size_t rows = 0;
+    struct cw_buf lerr = CW_BUF_INIT;
+    rc = cw_app_read_lines(file, &ds, &rows, &skipped, &lerr) < 0
+             ? cw_cli_error("%s", cw_buf_str(&lerr))
+             : 0;
+    cw_buf_release(&lerr);
     if (rc == 0) {
         cw_dataset_finish(&ds);
         struct cw_eval_result r;

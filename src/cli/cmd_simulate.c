@@ -25,7 +25,6 @@
 #include "cartwise/cw_simulate.h"
 #include "cartwise/cw_stats.h"
 #include "cli/cli.h"
-#include "cli/cli_lines.h"
 #include "cli/cli_stats.h"
 
 static int read_experiment(const char *file, struct cw_experiment *e)
@@ -307,7 +306,12 @@ int cw_cmd_simulate(int argc, char **argv, struct cw_cli *cli)
     struct cw_dataset ds;
     cw_dataset_init(&ds);
     size_t skipped = 0;
-    rc = cw_cli_read_lines(file, &ds, &skipped);
+    size_t rows = 0;
+    struct cw_buf lerr = CW_BUF_INIT;
+    rc = cw_app_read_lines(file, &ds, &rows, &skipped, &lerr) < 0
+             ? cw_cli_error("%s", cw_buf_str(&lerr))
+             : 0;
+    cw_buf_release(&lerr);
     if (rc) {
         cw_dataset_release(&ds);
         cw_free(inc);

@@ -1,8 +1,9 @@
 /*
- * lines.c: the normalized lines reader shared by `eval` and `simulate`.
+ * lines.c: the normalized lines reader shared by `eval`, `simulate` and the
+ * benchmarks.
  *
- * Both must count the same cases as the reference script, so both read the
- * file the same way (cli_lines.h).
+ * All must count the same cases as the reference script, so all read the
+ * file the same way (app.h: cw_app_read_lines).
  */
 #include <ctype.h>
 #include <math.h>
@@ -10,12 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/app.h"
 #include "cartwise/cw_buf.h"
 #include "cartwise/cw_csv.h"
 #include "cartwise/cw_dataset.h"
 #include "cartwise/cw_err.h"
-#include "cli/cli.h"
-#include "cli/cli_lines.h"
 
 enum col { C_BASKET, C_CUSTOMER, C_TS, C_SKU, C_QTY, C_PRICE, C_COST, C__N };
 static const char *const col_names[C__N] = {
@@ -48,7 +48,8 @@ static double number_or_nan(const char *s)
     return parse_number(s, &v) == 0 ? v : NAN;
 }
 
-int cw_cli_read_lines(const char *file, struct cw_dataset *ds, size_t *skipped)
+int cw_app_read_lines(const char *file, struct cw_dataset *ds, size_t *rows,
+                      size_t *skipped, struct cw_buf *errb)
 {
     struct cw_buf err = CW_BUF_INIT;
     struct cw_csv *csv = NULL;
@@ -74,8 +75,9 @@ int cw_cli_read_lines(const char *file, struct cw_dataset *ds, size_t *skipped)
             goto fail;
         }
     }
-    *skipped = 0;
+    *skipped = *rows = 0;
     while ((rc = cw_csv_next(csv, &err)) > 0) {
+        ++*rows;
         const char *f[C__N];
         for (int i = 0; i < C__N; i++)
             f[i] = cw_csv_field(csv, (size_t)col[i], NULL);
@@ -101,10 +103,10 @@ int cw_cli_read_lines(const char *file, struct cw_dataset *ds, size_t *skipped)
     return 0;
 fail:
     if (!strncmp(cw_buf_str(&err), "line ", 5)) /* the reader's "line N: " */
-        cw_cli_error("%s:%s", file, cw_buf_str(&err) + 5);
+        cw_err(errb, rc, "%s:%s", file, cw_buf_str(&err) + 5);
     else
-        cw_cli_error("%s", err.len ? cw_buf_str(&err) : cw_strerror(rc));
+        cw_err(errb, rc, "%s", err.len ? cw_buf_str(&err) : cw_strerror(rc));
     cw_csv_close(csv);
     cw_buf_release(&err);
-    return CW_EXIT_FAIL;
+    return rc;
 }
