@@ -30,6 +30,8 @@
 #include "train_int.h"
 
 #define POPULAR_CANDIDATES 30
+#define NBR_BUDGET 8000 /* neighbours read per decision, about at most */
+#define NBR_MIN 40      /* ... but at least this many per cart item */
 
 /* What one request accumulates for an item, in one cache line's share:
  * items are touched in scattered order, so one struct beats six arrays. */
@@ -210,11 +212,20 @@ int cw__decide_candidates(const struct cw_model *m, struct cw_scratch *s,
         const uint32_t *off = m->nbr_off;
         const struct cw_nbr *nbrs = m->nbrs;
         size_t nt = s->nt;
+        /* a very large cart reads fewer neighbours of each item (each
+         * list is sorted by weight, so what is skipped weighs least): the
+         * work per decision stays bounded */
+        uint32_t per_item = nc ? NBR_BUDGET / (uint32_t)nc : 0;
+        if (per_item < NBR_MIN)
+            per_item = NBR_MIN;
         for (size_t c = 0; c < nc; c++) {
             uint32_t ci = cart[c];
             if (m->items[ci].category)
                 same_category = 1;
-            for (uint32_t x = off[ci], end = off[ci + 1]; x < end; x++) {
+            uint32_t end = off[ci + 1];
+            if (end - off[ci] > per_item)
+                end = off[ci] + per_item;
+            for (uint32_t x = off[ci]; x < end; x++) {
                 const struct cw_nbr nb = nbrs[x];
                 struct acc *a = &acc[nb.item];
                 if (a->stamp != epoch) {
