@@ -296,18 +296,15 @@ static double ease_val_hr(const double *bw, size_t nd, const struct vcases *v)
 
 /* ---- the model build ---------------------------------------------------- */
 
-static int cmp_u32_desc_key(const void *a, const void *b, const uint32_t *key)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    if (key[x] != key[y])
-        return key[x] > key[y] ? -1 : 1;
-    return x < y ? -1 : x > y;
-}
-
+/* Item ids by sort_key descending, then id (qsort has no context
+ * argument; training runs in one thread). */
 static const uint32_t *sort_key;
 static int cmp_by_key(const void *a, const void *b)
 {
-    return cmp_u32_desc_key(a, b, sort_key);
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    if (sort_key[x] != sort_key[y])
+        return sort_key[x] > sort_key[y] ? -1 : 1;
+    return x < y ? -1 : x > y;
 }
 
 static int cmp_nbr(const void *a, const void *b)
