@@ -13,9 +13,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cartwise/cw_experiment.h"
 #include "cartwise/cw_file.h"
 #include "cartwise/cw_incentive.h"
+#include "cartwise/cw_kpi.h"
 #include "cartwise/cw_model.h"
+#include "cartwise/cw_stats.h"
 #include "cartwise/cw_store.h"
 
 struct cw_buf;
@@ -194,5 +197,55 @@ void cw_app_incentive_text(struct cw_buf *b, const struct cw_model *m,
 /* The title shown for an add-on: the variant's, else its item's. */
 const char *cw_app_item_title(const struct cw_model *m, uint32_t variant,
                               uint32_t item);
+
+/* ---- reports (reports.c): `cartwise report` and GET /v1/reports ---- */
+
+/* What both reports read from the meta table. */
+struct cw_app_report_settings {
+    double margin_rate; /* the stored default (0.30), or the one given */
+    char currency[4];   /* the stored one, else USD */
+    int exp;            /* its exponent */
+};
+/* margin_rate < 0: the stored one. */
+void cw_app_report_settings(struct cw_store *s, double margin_rate,
+                            struct cw_app_report_settings *st);
+
+/* The KPI report of everything in s (orders between from and to, either
+ * NULL for open). Fills out (release with cw_kpi_report_release) and st.
+ * Scans the store does not offer are not fatal: one line each is appended
+ * to warn (may be NULL) and the figures that needed them are listed as not
+ * computed. Returns 0 or a CW_E* code with one line in err. */
+int cw_app_kpi_report(struct cw_store *s, const char *from, const char *to,
+                      double margin_rate, struct cw_kpi_report *out,
+                      struct cw_app_report_settings *st, struct cw_buf *warn,
+                      struct cw_buf *err);
+/* The same, appended to json as `cartwise report kpis --json` prints it. */
+int cw_app_report_kpis(struct cw_store *s, const char *from, const char *to,
+                       double margin_rate, struct cw_buf *json,
+                       struct cw_buf *err);
+
+/* The experiment report: the configured experiment, its statistics and
+ * what the log collector counted. */
+struct cw_app_exp_report {
+    struct cw_experiment e;
+    struct cw_app_report_settings st;
+    struct cw_stats_report *rep; /* owned */
+    struct cw_exp_log_stats log;
+    size_t units;
+    const char *names[CW_EXP_ARMS_MAX]; /* arm names, into e */
+};
+/* Fills out (release with cw_app_exp_report_release; do not copy it).
+ * Returns 0, CW_ENOENT when no experiment is configured, CW_EUNSUPPORTED
+ * when the store keeps no decision log, or another CW_E* code; err says
+ * why. */
+int cw_app_exp_report(struct cw_store *s, double alpha, double tstar,
+                      struct cw_app_exp_report *out, struct cw_buf *err);
+void cw_app_exp_report_release(struct cw_app_exp_report *x);
+/* Appends x as `cartwise report experiment --json` prints it. */
+void cw_app_exp_report_json(const struct cw_app_exp_report *x,
+                            struct cw_buf *json);
+/* cw_app_exp_report then cw_app_exp_report_json. */
+int cw_app_report_experiment(struct cw_store *s, double alpha, double tstar,
+                             struct cw_buf *json, struct cw_buf *err);
 
 #endif

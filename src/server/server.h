@@ -186,6 +186,8 @@ void cw_h_readyz(struct cw_req *r);
 void cw_h_metrics(struct cw_req *r);
 void cw_h_config_get(struct cw_req *r);
 void cw_h_config_put(struct cw_req *r);
+void cw_h_reports_experiment(struct cw_req *r);
+void cw_h_reports_kpis(struct cw_req *r);
 
 /* ---- metrics.c ---- */
 
