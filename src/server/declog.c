@@ -12,6 +12,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "cartwise/cw_alloc.h"
 #include "cartwise/cw_err.h"
@@ -19,6 +20,7 @@
 #include "server/server.h"
 
 #define BATCH 512
+#define GATHER_NS 10000000L /* 10 ms */
 
 struct entry {
     struct cw_decision_rec rec;
@@ -142,6 +144,11 @@ static void *writer_main(void *arg)
         }
         pthread_mutex_unlock(&q->lock);
         write_batch(q, batch, n);
+        /* a short batch means a light queue: let it fill a while, so that
+         * a busy server commits (and is woken) about 100 times a second
+         * rather than once every few decisions */
+        if (n < BATCH)
+            nanosleep(&(struct timespec){0, GATHER_NS}, NULL);
         pthread_mutex_lock(&q->lock);
     }
     pthread_mutex_unlock(&q->lock);
