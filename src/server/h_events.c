@@ -10,6 +10,23 @@
 #include "cartwise/cw_store.h"
 #include "server/server.h"
 
+struct put_events {
+    const struct cw_event_rec *ev;
+    size_t n, inserted;
+};
+
+static int put_events(struct cw_store *s, void *ctx, struct cw_buf *err)
+{
+    struct put_events *pe = ctx;
+    for (size_t i = 0; i < pe->n; i++) {
+        int put = s->ops->put_event(s, &pe->ev[i], err);
+        if (put < 0)
+            return put;
+        pe->inserted += (size_t)put;
+    }
+    return 0;
+}
+
 void cw_h_events(struct cw_req *r)
 {
     struct cw_srv *srv = r->srv;
@@ -29,23 +46,10 @@ void cw_h_events(struct cw_req *r)
         cw_srv_reply_error(r, &e);
         return;
     }
-    struct cw_store *s = srv->wstore;
     struct cw_buf err = CW_BUF_INIT;
-    size_t inserted = 0, i = 0;
-    pthread_mutex_lock(&srv->wlock);
-    int rc = s->ops->begin(s, &err);
-    for (; rc == 0 && i < n; i++) {
-        int put = s->ops->put_event(s, &ev[i], &err);
-        if (put < 0)
-            rc = put;
-        else
-            inserted += (size_t)put;
-    }
-    if (rc == 0)
-        rc = s->ops->commit(s, &err);
-    else
-        s->ops->rollback(s, NULL);
-    pthread_mutex_unlock(&srv->wlock);
+    struct put_events pe = {ev, n, 0};
+    int rc = cw_srv_write_tx(srv, put_events, &pe, &err);
+    size_t inserted = pe.inserted;
     json_decref(root);
     if (rc < 0) {
         cw_srv_reply_store_error(r, rc, "cannot store the events", &err);

@@ -35,6 +35,17 @@ int cw__srv_put_orders(struct cw_store *s, const struct cw_srv_order *o,
     return 0;
 }
 
+struct put_orders {
+    const struct cw_srv_order *o;
+    size_t n, inserted;
+};
+
+static int put_orders(struct cw_store *s, void *ctx, struct cw_buf *err)
+{
+    struct put_orders *po = ctx;
+    return cw__srv_put_orders(s, po->o, po->n, &po->inserted, err);
+}
+
 void cw_h_orders(struct cw_req *r)
 {
     struct cw_srv *srv = r->srv;
@@ -51,17 +62,10 @@ void cw_h_orders(struct cw_req *r)
         cw_srv_reply_error(r, &e);
         return;
     }
-    struct cw_store *s = srv->wstore;
     struct cw_buf err = CW_BUF_INIT;
-    pthread_mutex_lock(&srv->wlock);
-    int rc = s->ops->begin(s, &err);
-    if (rc == 0)
-        rc = cw__srv_put_orders(s, o, n, &inserted, &err);
-    if (rc == 0)
-        rc = s->ops->commit(s, &err);
-    else
-        s->ops->rollback(s, NULL);
-    pthread_mutex_unlock(&srv->wlock);
+    struct put_orders po = {o, n, 0};
+    int rc = cw_srv_write_tx(srv, put_orders, &po, &err);
+    inserted = po.inserted;
     json_decref(root);
     if (rc < 0) {
         cw_srv_reply_store_error(r, rc, "cannot store the orders", &err);

@@ -10,6 +10,23 @@
 #include "cartwise/cw_store.h"
 #include "server/server.h"
 
+struct put_products {
+    const struct cw_product_rec *p;
+    size_t n, inserted;
+};
+
+static int put_products(struct cw_store *s, void *ctx, struct cw_buf *err)
+{
+    struct put_products *pp = ctx;
+    for (size_t i = 0; i < pp->n; i++) {
+        int put = s->ops->put_product(s, &pp->p[i], err);
+        if (put < 0)
+            return put;
+        pp->inserted += (size_t)put;
+    }
+    return 0;
+}
+
 void cw_h_products(struct cw_req *r)
 {
     struct cw_srv *srv = r->srv;
@@ -26,23 +43,10 @@ void cw_h_products(struct cw_req *r)
         cw_srv_reply_error(r, &e);
         return;
     }
-    struct cw_store *s = srv->wstore;
     struct cw_buf err = CW_BUF_INIT;
-    size_t inserted = 0;
-    pthread_mutex_lock(&srv->wlock);
-    int rc = s->ops->begin(s, &err);
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        int put = s->ops->put_product(s, &p[i], &err);
-        if (put < 0)
-            rc = put;
-        else
-            inserted += (size_t)put;
-    }
-    if (rc == 0)
-        rc = s->ops->commit(s, &err);
-    else
-        s->ops->rollback(s, NULL);
-    pthread_mutex_unlock(&srv->wlock);
+    struct put_products pp = {p, n, 0};
+    int rc = cw_srv_write_tx(srv, put_products, &pp, &err);
+    size_t inserted = pp.inserted;
     json_decref(root);
     if (rc < 0) {
         cw_srv_reply_store_error(r, rc, "cannot store the products", &err);

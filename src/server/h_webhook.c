@@ -40,6 +40,25 @@ static int signature_ok(struct cw_req *r, const char *sig)
     return ok;
 }
 
+/* A delivery: recorded by its id (dedupe) with its order, in one
+ * transaction; a replayed id writes nothing. */
+struct put_delivery {
+    const char *id, *topic, *shop, *body;
+    const struct cw_srv_order *order;
+    int fresh;
+    size_t inserted;
+};
+
+static int put_delivery(struct cw_store *s, void *ctx, struct cw_buf *err)
+{
+    struct put_delivery *pd = ctx;
+    pd->fresh =
+        s->ops->put_webhook(s, pd->id, pd->topic, pd->shop, pd->body, err);
+    if (pd->fresh <= 0)
+        return pd->fresh < 0 ? pd->fresh : 0;
+    return cw__srv_put_orders(s, pd->order, 1, &pd->inserted, err);
+}
+
 void cw_h_webhook_shopify_orders(struct cw_req *r)
 {
     struct cw_srv *srv = r->srv;
@@ -82,24 +101,13 @@ void cw_h_webhook_shopify_orders(struct cw_req *r)
     }
     const char *topic = cw_srv_header(r, "X-Shopify-Topic");
     const char *shop = cw_srv_header(r, "X-Shopify-Shop-Domain");
-    struct cw_store *s = srv->wstore;
     struct cw_buf err = CW_BUF_INIT;
-    size_t inserted = 0;
-    int fresh = 0;
-    pthread_mutex_lock(&srv->wlock);
-    int rc = s->ops->begin(s, &err);
-    if (rc == 0) {
-        fresh = s->ops->put_webhook(s, id, topic ? topic : "orders/create",
-                                    shop, cw_buf_str(&r->body), &err);
-        rc = fresh < 0 ? fresh : 0;
-    }
-    if (rc == 0 && fresh)
-        rc = cw__srv_put_orders(s, &o, 1, &inserted, &err);
-    if (rc == 0)
-        rc = s->ops->commit(s, &err);
-    else
-        s->ops->rollback(s, NULL);
-    pthread_mutex_unlock(&srv->wlock);
+    struct put_delivery pd = {
+        id, topic ? topic : "orders/create", shop, cw_buf_str(&r->body), &o, 0,
+        0};
+    int rc = cw_srv_write_tx(srv, put_delivery, &pd, &err);
+    int fresh = pd.fresh;
+    size_t inserted = pd.inserted;
     if (rc < 0) {
         json_decref(root);
         cw_srv_reply_store_error(r, rc, "cannot store the webhook", &err);

@@ -741,6 +741,24 @@ static void log_line(const char *level, const char *msg, const char *detail)
     cw_srv_log(level, msg, detail, NULL);
 }
 
+int cw_srv_write_tx(struct cw_srv *srv,
+                    int (*write)(struct cw_store *s, void *ctx,
+                                 struct cw_buf *err),
+                    void *ctx, struct cw_buf *err)
+{
+    struct cw_store *s = srv->wstore;
+    pthread_mutex_lock(&srv->wlock);
+    int rc = s->ops->begin(s, err);
+    if (rc == 0)
+        rc = write(s, ctx, err);
+    if (rc == 0)
+        rc = s->ops->commit(s, err);
+    else
+        s->ops->rollback(s, NULL);
+    pthread_mutex_unlock(&srv->wlock);
+    return rc;
+}
+
 void cw_srv_experiment_reload(struct cw_srv *srv, struct cw_store *s)
 {
     char *v = NULL;

@@ -122,6 +122,13 @@ struct cw_srv_order {
 int cw_srv_parse_orders(json_t *root, struct cw_srv_arena *a,
                         struct cw_srv_order **out, size_t *n,
                         struct cw_srv_error *e);
+/* Runs write(s, ctx, err) in one transaction of the server's writer store,
+ * under its lock: committed when write returns 0, rolled back otherwise, so
+ * a batch is written whole or not at all. Returns 0 or the CW_E* code. */
+int cw_srv_write_tx(struct cw_srv *srv,
+                    int (*write)(struct cw_store *s, void *ctx,
+                                 struct cw_buf *err),
+                    void *ctx, struct cw_buf *err);
 /* Writes n orders in the open transaction of s (h_orders.c). Returns 0 or
  * a CW_E* code; *inserted counts the orders that were new. */
 int cw__srv_put_orders(struct cw_store *s, const struct cw_srv_order *o,
