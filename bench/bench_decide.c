@@ -76,8 +76,8 @@ static double margin_of(void *ctx, const char *sku, double price)
     return price * cw_eval_margin_rate(sku);
 }
 
-/* The test cases of src/core/eval.c, mode last: per test basket its
- * distinct universe skus in file order, at least 2, the last hidden. */
+/* The evaluator's test cases (cw_eval_cases_build), mode last: the cart is
+ * all of a case's skus but the last. */
 struct cases {
     size_t n;
     size_t *off;                /* cart of case x: lines[off[x] .. off[x+1]) */
@@ -87,48 +87,29 @@ struct cases {
 };
 
 static void cases_build(struct cases *cs, const struct cw_dataset *ds,
-                        size_t ntrain, size_t max_cases)
+                        size_t max_cases)
 {
-    size_t nb = ds->baskets.n, ns = ds->skus.n;
-    uint8_t *in_univ = cw_calloc(ns + 1, 1);
-    for (size_t x = 0; x < ntrain; x++) {
-        uint32_t b = ds->order[x];
-        for (size_t li = ds->b_off[b]; li < ds->b_off[b + 1]; li++)
-            in_univ[ds->l_item[ds->b_line[li]]] = 1;
-    }
-    uint32_t *skus = cw_malloc((ns + 1) * sizeof(*skus));
-    uint32_t *seen = cw_calloc(ns + 1, sizeof(*seen));
+    struct cw_eval_cases ec;
+    cw_eval_cases_build(ds, &ec);
     size_t cap_cases = 0, cap_cust = 0, cap_lines = 0, nl = 0;
     memset(cs, 0, sizeof(*cs));
     CW_GROW(cs->off, cap_cases, 1);
     cs->off[0] = 0;
-    for (size_t x = ntrain; x < nb && cs->n < max_cases; x++) {
-        uint32_t b = ds->order[x];
-        size_t n = 0;
-        for (size_t li = ds->b_off[b]; li < ds->b_off[b + 1]; li++) {
-            uint32_t sku = ds->l_item[ds->b_line[li]];
-            if (!in_univ[sku] || seen[sku] == x + 1)
-                continue;
-            seen[sku] = (uint32_t)(x + 1);
-            skus[n++] = sku;
-        }
-        if (n < 2)
-            continue;
+    for (size_t x = 0; x < ec.n && cs->n < max_cases; x++) {
+        size_t n = ec.off[x + 1] - ec.off[x]; /* mode last: all but the last */
         size_t nc = n - 1 < CW_CART_MAX ? n - 1 : CW_CART_MAX;
         CW_GROW(cs->lines, cap_lines, nl + nc);
         for (size_t i = 0; i < nc; i++)
-            cs->lines[nl++] = (struct cw_cart_line){ds->skus.keys[skus[i]], 1,
-                                                    CW_MONEY_UNKNOWN};
+            cs->lines[nl++] = (struct cw_cart_line){
+                ds->skus.keys[ec.sku[ec.off[x] + i]], 1, CW_MONEY_UNKNOWN};
         CW_GROW(cs->off, cap_cases, cs->n + 2);
         CW_GROW(cs->customer, cap_cust, cs->n + 1);
-        int32_t cu = ds->b_cust[b];
+        int32_t cu = ds->b_cust[ec.basket[x]];
         cs->customer[cs->n] = cu >= 0 ? ds->customers.keys[cu] : NULL;
         cs->with_customer += cu >= 0;
         cs->off[++cs->n] = nl;
     }
-    cw_free(in_univ);
-    cw_free(skus);
-    cw_free(seen);
+    cw_eval_cases_release(&ec);
 }
 
 static void cases_release(struct cases *cs)
@@ -398,7 +379,7 @@ int main(int argc, char **argv)
     trained = 1;
     r.m = &m;
 
-    cases_build(&cs, &ds, r.ntrain, max_cases);
+    cases_build(&cs, &ds, max_cases);
     if (!cs.n) {
         rc = cw_err(&err, CW_ENODATA,
                     "no test cases (baskets with 2 or "

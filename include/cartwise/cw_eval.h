@@ -9,6 +9,7 @@
 #define CW_EVAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cw_train.h"
 
@@ -36,6 +37,24 @@ struct cw_eval_result {
 /* Returns the benchmark's assumed margin rate of sku: 0.10 + 0.50 *
  * (fnv1a32(sku) mod 1001) / 1000. */
 double cw_eval_margin_rate(const char *sku);
+
+/* The test cases of the protocol (steps 2-4): for every test basket with
+ * at least 2 distinct skus of the universe, those skus (dataset sku ids) in
+ * order of first occurrence. Owned arrays; release with
+ * cw_eval_cases_release. */
+struct cw_eval_cases {
+    size_t n;    /* cases */
+    size_t *off; /* skus of case i: sku[off[i] .. off[i+1]) */
+    uint32_t *sku;
+    uint32_t *basket; /* the case's basket id */
+    size_t ntrain;    /* training baskets: ds->order[0 .. ntrain) */
+    size_t items;     /* skus in the universe */
+};
+
+/* Builds the cases of the finished dataset ds. */
+void cw_eval_cases_build(const struct cw_dataset *ds,
+                         struct cw_eval_cases *out);
+void cw_eval_cases_release(struct cw_eval_cases *c);
 
 int cw_eval_run(const struct cw_dataset *ds, const struct cw_eval_opts *opts,
                 struct cw_eval_result *out, struct cw_buf *err);

@@ -63,6 +63,49 @@ static void finish(struct cw_eval_metrics *out, const struct acc *a, size_t n)
     out->margin_per_case = n ? a->cap / (double)n : 0;
 }
 
+void cw_eval_cases_build(const struct cw_dataset *ds, struct cw_eval_cases *out)
+{
+    memset(out, 0, sizeof(*out));
+    size_t nb = ds->baskets.n, ns = ds->skus.n, cap = 0, cap_sku = 0;
+    out->ntrain = cw__protocol_ntrain(nb);
+    uint8_t *in_univ = cw_calloc(ns + 1, 1);
+    out->items = cw__protocol_universe(ds, out->ntrain, in_univ);
+    uint32_t *seen = cw_calloc(ns + 1, sizeof(*seen));
+    CW_GROW(out->off, cap, 1);
+    out->off[0] = 0;
+    size_t len = 0;
+    for (size_t x = out->ntrain; x < nb; x++) {
+        uint32_t b = ds->order[x];
+        size_t start = len;
+        for (size_t li = ds->b_off[b]; li < ds->b_off[b + 1]; li++) {
+            uint32_t sku = ds->l_item[ds->b_line[li]];
+            if (!in_univ[sku] || seen[sku] == x + 1)
+                continue;
+            seen[sku] = (uint32_t)(x + 1);
+            CW_GROW(out->sku, cap_sku, len + 1);
+            out->sku[len++] = sku;
+        }
+        if (len - start < 2) {
+            len = start;
+            continue;
+        }
+        CW_GROW(out->off, cap, out->n + 2);
+        out->basket = cw_realloc(out->basket, cap * sizeof(*out->basket));
+        out->basket[out->n] = b;
+        out->off[++out->n] = len;
+    }
+    cw_free(in_univ);
+    cw_free(seen);
+}
+
+void cw_eval_cases_release(struct cw_eval_cases *c)
+{
+    cw_free(c->off);
+    cw_free(c->sku);
+    cw_free(c->basket);
+    memset(c, 0, sizeof(*c));
+}
+
 int cw_eval_run(const struct cw_dataset *ds, const struct cw_eval_opts *opts,
                 struct cw_eval_result *out, struct cw_buf *err)
 {
@@ -79,9 +122,9 @@ int cw_eval_run(const struct cw_dataset *ds, const struct cw_eval_opts *opts,
     out->baskets = nb;
     out->train_baskets = ntrain;
 
-    /* the universe: skus of the training baskets */
-    uint8_t *in_univ = cw_calloc(ds->skus.n + 1, 1);
-    out->items = cw__protocol_universe(ds, ntrain, in_univ);
+    struct cw_eval_cases cs;
+    cw_eval_cases_build(ds, &cs);
+    out->items = cs.items;
 
     const char *cutoff = ds->b_ts[ds->order[ntrain - 1]];
     double *margin = cw__protocol_margins(ds, cutoff);
@@ -97,7 +140,7 @@ int cw_eval_run(const struct cw_dataset *ds, const struct cw_eval_opts *opts,
     int rc = cw_train(&m, &in, &opts->train, err);
     out->train_s = now_s() - t0;
     if (rc) {
-        cw_free(in_univ);
+        cw_eval_cases_release(&cs);
         cw_free(margin);
         return rc;
     }
@@ -107,22 +150,12 @@ int cw_eval_run(const struct cw_dataset *ds, const struct cw_eval_opts *opts,
     struct cw_scratch *s = cw_scratch_new(&m);
     struct cw_decision *d = cw_malloc(sizeof(*d));
     struct cw_cart_line *cart = cw_malloc(CW_CART_MAX * sizeof(*cart));
-    uint32_t *skus = cw_malloc((ds->skus.n + 1) * sizeof(*skus));
-    uint32_t *seen = cw_calloc(ds->skus.n + 1, sizeof(*seen));
     struct acc profit = {0}, accuracy = {0};
     t0 = now_s();
-    for (size_t x = ntrain; x < nb && !rc; x++) {
-        uint32_t b = ds->order[x];
-        size_t n = 0;
-        for (size_t li = ds->b_off[b]; li < ds->b_off[b + 1]; li++) {
-            uint32_t sku = ds->l_item[ds->b_line[li]];
-            if (!in_univ[sku] || seen[sku] == x + 1)
-                continue;
-            seen[sku] = (uint32_t)(x + 1);
-            skus[n++] = sku;
-        }
-        if (n < 2)
-            continue;
+    for (size_t x = 0; x < cs.n && !rc; x++) {
+        uint32_t b = cs.basket[x];
+        const uint32_t *skus = cs.sku + cs.off[x];
+        size_t n = cs.off[x + 1] - cs.off[x];
         const char *bid = ds->baskets.keys[b];
         size_t h = opts->hidden_hash ? cw_fnv1a32(bid, strlen(bid)) % n : n - 1;
         size_t nc = 0;
@@ -149,13 +182,11 @@ int cw_eval_run(const struct cw_dataset *ds, const struct cw_eval_opts *opts,
     out->eval_s = now_s() - t0;
     finish(&out->profit, &profit, out->cases);
     finish(&out->accuracy, &accuracy, out->cases);
-    cw_free(skus);
-    cw_free(seen);
+    cw_eval_cases_release(&cs);
     cw_free(cart);
     cw_free(d);
     cw_scratch_free(s);
     cw_model_release(&m);
-    cw_free(in_univ);
     cw_free(margin);
     return rc;
 }
