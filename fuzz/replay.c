@@ -27,7 +27,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "fuzz_replay: cannot open %s\n", argv[1]);
         return 1;
     }
-    size_t n = 0;
+    size_t n = 0, fast = 0;
     struct dirent *de;
     struct cw_buf path = CW_BUF_INIT, err = CW_BUF_INIT;
     while ((de = readdir(d))) {
@@ -39,13 +39,13 @@ int main(int argc, char **argv)
         int rc = cw_file_map(&m, cw_buf_str(&path), &err);
         if (rc < 0 && m.len == 0) {
             /* an empty file cannot be mapped: run it as empty */
-            cw_fuzz_decide_one((const unsigned char *)"", 0);
+            fast += (size_t)cw_fuzz_decide_one((const unsigned char *)"", 0);
         } else if (rc == 0) {
             /* a private copy: the parser must not rely on a NUL after it */
             unsigned char *copy = cw_malloc(m.len ? m.len : 1);
             if (m.len)
                 memcpy(copy, m.data, m.len);
-            cw_fuzz_decide_one(copy, m.len);
+            fast += (size_t)cw_fuzz_decide_one(copy, m.len);
             cw_free(copy);
             cw_file_unmap(&m);
         }
@@ -54,6 +54,8 @@ int main(int argc, char **argv)
     closedir(d);
     cw_buf_release(&path);
     cw_buf_release(&err);
-    printf("fuzz_replay: %zu inputs, no crash\n", n);
+    printf("fuzz_replay: %zu inputs (%zu read the fast way too, with the "
+           "same result), no crash\n",
+           n, fast);
     return n ? 0 : 1;
 }

@@ -1,10 +1,11 @@
 /*
  * h_decide.c: POST /v1/decide, the hot path.
  *
- * Parse (jansson) into the thread's fixed request struct, take a reference
- * to the current model, run cw_decide with the thread's scratch, write the
- * answer with cw_buf (no JSON tree), queue the decision for the log and
- * answer. Nothing here touches the store or takes a lock held by anything
+ * Read the body into the thread's fixed request struct (the common shape
+ * without a JSON tree, decide_fast.c; anything else with jansson), take a
+ * reference to the current model, run cw_decide with the thread's scratch,
+ * write the answer with cw_buf (no JSON tree), queue the decision for the log
+ * and answer. Nothing here touches the store or takes a lock held by anything
  * slow: the model reference is one short mutex hold, the decision log one
  * queue push. A cart line's variant is what the model scores when the model
  * knows it, else its sku; unknown SKUs are listed in the answer. When an
@@ -67,18 +68,20 @@ void cw_h_decide(struct cw_req *r)
     struct cw_srv *srv = r->srv;
     struct cw_srv_thread *th = r->th;
     struct cw_srv_error e;
-    json_t *root;
-    if (cw_srv_json_load(r->body.buf, r->body.len, &root, &e) < 0) {
-        cw_srv_reply_error(r, &e);
-        return;
-    }
     struct cw_srv_decide *q = &th->dreq;
     struct cw_incentive_session isess;
-    if (cw_srv_parse_decide(root, q, &e) < 0 ||
-        cw_srv_parse_decide_incentives(root, &isess, &e) < 0) {
-        json_decref(root);
-        cw_srv_reply_error(r, &e);
-        return;
+    json_t *root = NULL; /* the general way only */
+    if (!cw_srv_decide_fast(r->body.buf, r->body.len, &r->arena, q, &isess)) {
+        if (cw_srv_json_load(r->body.buf, r->body.len, &root, &e) < 0) {
+            cw_srv_reply_error(r, &e);
+            return;
+        }
+        if (cw_srv_parse_decide(root, q, &e) < 0 ||
+            cw_srv_parse_decide_incentives(root, &isess, &e) < 0) {
+            json_decref(root);
+            cw_srv_reply_error(r, &e);
+            return;
+        }
     }
     struct cw_srv_model *sm = cw_srv_model_get(&srv->holder);
     if (!sm) {

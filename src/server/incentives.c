@@ -4,8 +4,7 @@
  * configuration is PUT, after training and on every model-poll tick, so a
  * change made through another node arrives too), the runtime state every
  * thread shares (budget, caps, sessions: struct cw_incentive_state, safe
- * for concurrent use), and the optional session signals of a decide
- * request.
+ * for concurrent use).
  *
  * Like the model holder: a handler takes a reference (one short mutex
  * hold), decides with it and puts it back; the last reference frees a
@@ -80,58 +79,5 @@ int cw_srv_incentives_reload(struct cw_srv *srv, struct cw_store *s)
     srv->inc = inc;
     pthread_mutex_unlock(&srv->inc_lock);
     cw_srv_incentives_put(old);
-    return 0;
-}
-
-static int opt_count(json_t *o, const char *key, const char *path, int64_t max,
-                     int64_t *out, struct cw_srv_error *e)
-{
-    json_t *v = json_object_get(o, key);
-    if (!v || json_is_null(v))
-        return 0;
-    if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-        json_integer_value(v) > max)
-        return cw_srv_fail(e, 422, "invalid_value", path,
-                           "%s must be an integer between 0 and %lld", path,
-                           (long long)max);
-    *out = json_integer_value(v);
-    return 0;
-}
-
-int cw_srv_parse_decide_incentives(json_t *root,
-                                   struct cw_incentive_session *out,
-                                   struct cw_srv_error *e)
-{
-    memset(out, 0, sizeof(*out));
-    out->cart_views = -1;
-    out->seconds_on_cart = -1;
-    out->mobile = -1;
-    int64_t coupon = 0, views = -1, secs = -1;
-    if (opt_count(root, "coupon", "coupon", CW_PRICE_MAX, &coupon, e) < 0)
-        return -1;
-    out->coupon = coupon;
-    json_t *ctx = json_object_get(root, "context");
-    if (!ctx || json_is_null(ctx))
-        return 0;
-    if (!json_is_object(ctx))
-        return cw_srv_fail(e, 422, "invalid_value", "context",
-                           "context must be an object");
-    if (opt_count(ctx, "cart_views", "context.cart_views", 1000000, &views, e) <
-            0 ||
-        opt_count(ctx, "seconds_on_cart", "context.seconds_on_cart", 100000000,
-                  &secs, e) < 0)
-        return -1;
-    out->cart_views = (int)views;
-    out->seconds_on_cart = secs;
-    json_t *dv = json_object_get(ctx, "device");
-    if (dv && !json_is_null(dv)) {
-        const char *d = json_string_value(dv);
-        if (!d || (strcmp(d, "mobile") && strcmp(d, "desktop") &&
-                   strcmp(d, "tablet")))
-            return cw_srv_fail(e, 422, "invalid_value", "context.device",
-                               "context.device must be \"mobile\", "
-                               "\"desktop\" or \"tablet\"");
-        out->mobile = !strcmp(d, "mobile");
-    }
     return 0;
 }

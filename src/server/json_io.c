@@ -160,8 +160,6 @@ static int get_int(json_t *obj, const char *name, const char *base,
     return 0;
 }
 
-#define MONEY_MAX 1000000000000000LL /* 10^15 minor units */
-
 /* Money in minor units, >= 0; absent: dflt. */
 static int get_money(json_t *obj, const char *name, const char *base,
                      int required, int64_t dflt, int64_t *out,
@@ -169,10 +167,11 @@ static int get_money(json_t *obj, const char *name, const char *base,
 {
     json_t *v = field(obj, name);
     if (v && json_is_integer(v) &&
-        (json_integer_value(v) < 0 || json_integer_value(v) > MONEY_MAX))
+        (json_integer_value(v) < 0 || json_integer_value(v) > CW_SRV_MONEY_MAX))
         return bad(e, "invalid_value", base, name,
                    "%s must be an amount in minor units, 0 to 10^15%s", "");
-    return get_int(obj, name, base, required, 0, MONEY_MAX, dflt, out, e);
+    return get_int(obj, name, base, required, 0, CW_SRV_MONEY_MAX, dflt, out,
+                   e);
 }
 
 /* An array of 1..max items (0..max when !nonempty). */
@@ -445,6 +444,60 @@ int cw_srv_parse_decide(json_t *root, struct cw_srv_decide *out,
     return 0;
 }
 
+/* The incentives' session signals of a decide request: coupon, context. */
+static int opt_count(json_t *o, const char *key, const char *path, int64_t max,
+                     int64_t *out, struct cw_srv_error *e)
+{
+    json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+        json_integer_value(v) > max)
+        return cw_srv_fail(e, 422, "invalid_value", path,
+                           "%s must be an integer between 0 and %lld", path,
+                           (long long)max);
+    *out = json_integer_value(v);
+    return 0;
+}
+
+int cw_srv_parse_decide_incentives(json_t *root,
+                                   struct cw_incentive_session *out,
+                                   struct cw_srv_error *e)
+{
+    memset(out, 0, sizeof(*out));
+    out->cart_views = -1;
+    out->seconds_on_cart = -1;
+    out->mobile = -1;
+    int64_t coupon = 0, views = -1, secs = -1;
+    if (opt_count(root, "coupon", "coupon", CW_PRICE_MAX, &coupon, e) < 0)
+        return -1;
+    out->coupon = coupon;
+    json_t *ctx = json_object_get(root, "context");
+    if (!ctx || json_is_null(ctx))
+        return 0;
+    if (!json_is_object(ctx))
+        return cw_srv_fail(e, 422, "invalid_value", "context",
+                           "context must be an object");
+    if (opt_count(ctx, "cart_views", "context.cart_views", 1000000, &views, e) <
+            0 ||
+        opt_count(ctx, "seconds_on_cart", "context.seconds_on_cart", 100000000,
+                  &secs, e) < 0)
+        return -1;
+    out->cart_views = (int)views;
+    out->seconds_on_cart = secs;
+    json_t *dv = json_object_get(ctx, "device");
+    if (dv && !json_is_null(dv)) {
+        const char *d = json_string_value(dv);
+        if (!d || (strcmp(d, "mobile") && strcmp(d, "desktop") &&
+                   strcmp(d, "tablet")))
+            return cw_srv_fail(e, 422, "invalid_value", "context.device",
+                               "context.device must be \"mobile\", "
+                               "\"desktop\" or \"tablet\"");
+        out->mobile = !strcmp(d, "mobile");
+    }
+    return 0;
+}
+
 /* ---- POST /v1/events ---- */
 
 static const char *const storefront_types[] = {
@@ -501,9 +554,9 @@ int cw_srv_parse_events(json_t *root, int public_key, const char *now,
             get_str(ev, "reason", base, 0, 64, &r->reason, e) < 0 ||
             get_id(ev, "order_id", base, 0, &r->order_id,
                    cw_srv_arena_alloc(a, 24), e) < 0 ||
-            get_int(ev, "value", base, 0, -MONEY_MAX, MONEY_MAX, 0, &r->value,
-                    e) < 0 ||
-            get_int(ev, "profit", base, 0, -MONEY_MAX, MONEY_MAX,
+            get_int(ev, "value", base, 0, -CW_SRV_MONEY_MAX, CW_SRV_MONEY_MAX,
+                    0, &r->value, e) < 0 ||
+            get_int(ev, "profit", base, 0, -CW_SRV_MONEY_MAX, CW_SRV_MONEY_MAX,
                     CW_MONEY_UNKNOWN, &profit, e) < 0)
             return -1;
         r->profit = profit;

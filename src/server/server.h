@@ -41,8 +41,9 @@ struct cw_req;
 
 #define CW_API_VERSION "2026-11-01"
 #define CW_SRV_DEFAULT_MAX_BODY (1u << 20)
-#define CW_SRV_ID_MAX 128     /* ids in requests: bytes */
-#define CW_SRV_EVENTS_MAX 500 /* per POST /v1/events */
+#define CW_SRV_ID_MAX 128                   /* ids in requests: bytes */
+#define CW_SRV_MONEY_MAX 1000000000000000LL /* 10^15 minor units */
+#define CW_SRV_EVENTS_MAX 500               /* per POST /v1/events */
 #define CW_SRV_PRODUCTS_MAX 1000
 #define CW_SRV_ORDERS_MAX 500
 #define CW_SRV_ORDER_LINES_MAX 1000 /* lines (and returns) per order */
@@ -101,6 +102,15 @@ struct cw_srv_decide {
  * (422 naming the field). */
 int cw_srv_parse_decide(json_t *root, struct cw_srv_decide *out,
                         struct cw_srv_error *e);
+
+/* The decide body of the common shape read without a JSON tree, into q and
+ * is (strings in a copy of the body in a): 1, or 0 when it declines the body
+ * (anything unusual, or invalid): then cw_srv_json_load,
+ * cw_srv_parse_decide and cw_srv_parse_decide_incentives give the answer
+ * or the error. What it accepts, it reads as they do. */
+int cw_srv_decide_fast(const char *body, size_t len, struct cw_srv_arena *a,
+                       struct cw_srv_decide *q,
+                       struct cw_incentive_session *is);
 
 /* POST /v1/events. public_key: only storefront types (403 otherwise).
  * now is the ts used for events without one. Strings in root or a. */

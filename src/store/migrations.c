@@ -152,6 +152,12 @@ static const struct cw__migration migrations[] = {
      "  key TEXT NOT NULL PRIMARY KEY,"
      "  value TEXT NOT NULL"
      ") WITHOUT ROWID;"},
+    /* the decision log is written at the serving rate and read only in
+     * time order (reports): an index by session or customer cost a random
+     * page write per decision and served no query */
+    {2, "decision log: time-ordered index only",
+     "DROP INDEX decisions_session;"
+     "DROP INDEX decisions_customer;"},
 };
 
 #define NMIGRATIONS (sizeof(migrations) / sizeof(*migrations))

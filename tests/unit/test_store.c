@@ -1133,6 +1133,34 @@ static void test_newer_schema_refused(void **state)
     assert_int_equal(sql_int(f->db, "PRAGMA user_version"), newer);
 }
 
+/* A store made by the first release (schema 1) is brought up to date on
+ * open, keeping its rows: the decision log's unused indexes go. */
+static void test_upgrade_from_schema_1(void **state)
+{
+    struct fx *f = *state;
+    cw_store_close(open_ok(f->db));
+    /* back to what schema 1 left: its indexes, version 1 */
+    sql_exec(f->db,
+             "CREATE INDEX decisions_session ON decisions(session_id, ts);"
+             "CREATE INDEX decisions_customer ON decisions(customer_id, ts);"
+             "DELETE FROM schema_migrations WHERE version > 1;"
+             "INSERT INTO decisions(id, ts, session_id) "
+             "VALUES ('dec_1', '2024-01-01T00:00:00Z', 's1');"
+             "PRAGMA user_version = 1");
+    cw_store_close(open_ok(f->db));
+    assert_int_equal(sql_int(f->db, "PRAGMA user_version"),
+                     cw__migration_latest());
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM schema_migrations"),
+                     cw__migration_latest());
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM sqlite_master WHERE "
+                                    "type = 'index' AND tbl_name = "
+                                    "'decisions' AND name LIKE 'decisions_%'"),
+                     1); /* decisions_ts */
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM decisions WHERE "
+                                    "id = 'dec_1' AND session_id = 's1'"),
+                     1);
+}
+
 static void test_garbage_file_fails_cleanly(void **state)
 {
     struct fx *f = *state;
@@ -1219,6 +1247,7 @@ int main(void)
         T(test_keys),
         T(test_webhooks),
         T(test_newer_schema_refused),
+        T(test_upgrade_from_schema_1),
         T(test_garbage_file_fails_cleanly),
         T(test_missing_directory_fails_cleanly),
         T(test_bad_urls),
