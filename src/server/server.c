@@ -254,9 +254,10 @@ void cw_srv_reply(struct cw_req *r, int status)
         r->queued = 1;
         return;
     }
+    /* r->out lives until on_completed, after the response has gone */
     struct MHD_Response *resp = MHD_create_response_from_buffer(
         r->out.len, r->out.buf ? r->out.buf : (void *)"",
-        MHD_RESPMEM_MUST_COPY);
+        MHD_RESPMEM_PERSISTENT);
     if (!resp)
         return;
     if (status != 204)
@@ -295,6 +296,8 @@ void cw_srv_reply(struct cw_req *r, int status)
 
 void cw_srv_reply_error(struct cw_req *r, const struct cw_srv_error *e)
 {
+    if (r->queued)
+        return; /* r->out is the answer on its way (MHD_RESPMEM_PERSISTENT) */
     cw_buf_reset(&r->out);
     cw_buf_adds(&r->out, "{\"error\":{\"type\":");
     cw_buf_add_json_str(&r->out,
@@ -911,7 +914,7 @@ static struct MHD_Daemon *start_daemon(struct cw_srv *srv, struct cw_buf *err)
         {MHD_OPTION_PER_IP_CONNECTION_LIMIT, c->per_ip_limit, NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, c->timeout, NULL},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, srv},
-        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 16 * 1024, NULL},
+        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 8 * 1024, NULL},
         {MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL},
         {sa ? MHD_OPTION_SOCK_ADDR : MHD_OPTION_END, 0, sa},
         {MHD_OPTION_END, 0, NULL},

@@ -101,7 +101,17 @@ int cw_buf_add_json_str(struct cw_buf *b, const char *s)
     static const char hex[] = "0123456789abcdef";
     size_t len0 = b->len; /* a string that does not fit adds nothing */
     int rc = cw_buf_addch(b, '"');
-    for (const unsigned char *p = (const unsigned char *)s; !rc && *p; p++) {
+    const unsigned char *p = (const unsigned char *)s;
+    while (!rc && *p) {
+        /* the run of bytes that need no escape, in one copy */
+        const unsigned char *q = p;
+        while (*q >= 0x20 && *q != '"' && *q != '\\')
+            q++;
+        if (q > p) {
+            rc = cw_buf_add(b, p, (size_t)(q - p));
+            p = q;
+            continue;
+        }
         switch (*p) {
         case '"':
             rc = cw_buf_add(b, "\\\"", 2);
@@ -118,14 +128,12 @@ int cw_buf_add_json_str(struct cw_buf *b, const char *s)
         case '\t':
             rc = cw_buf_add(b, "\\t", 2);
             break;
-        default:
-            if (*p < 0x20) {
-                char u[6] = {'\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15]};
-                rc = cw_buf_add(b, u, 6);
-            } else {
-                rc = cw_buf_addch(b, (char)*p);
-            }
+        default: {
+            char u[6] = {'\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15]};
+            rc = cw_buf_add(b, u, 6);
         }
+        }
+        p++;
     }
     if (!rc)
         rc = cw_buf_addch(b, '"');
