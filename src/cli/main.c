@@ -161,6 +161,7 @@ const struct cw_cli_cmd cw_cli_commands[] = {
      "(default 65536)\n"
      "  --openapi PATH         the OpenAPI document to serve\n"
      "  --no-access-log        no JSON log line per request on stderr\n"
+     "                         (written in batches, at most 0.1 s late)\n"
      "\n"
      "Runs until SIGINT or SIGTERM, then finishes the requests in flight and\n"
      "writes out the decision log. See docs/api.md.\n"},

@@ -341,7 +341,9 @@ struct cw_srv_thread {
     struct cw_srv_decide dreq;
     struct cw_decision decision;
     struct cw_buf tmp;
-    uint64_t exp_gen; /* srv->exp_gen this copy is of */
+    pthread_mutex_t alog_lock; /* the thread's access-log lines not yet */
+    struct cw_buf alog;        /* written (server.c: access_log) */
+    uint64_t exp_gen;          /* srv->exp_gen this copy is of */
     int has_exp;
     struct cw_experiment exp; /* the thread's copy of srv->exp */
 };
