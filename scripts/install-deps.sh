@@ -3,8 +3,9 @@
 # and run its demo, and only those that are missing.
 #
 # The test and demo scripts call it first, so a fresh Debian 12 machine (or
-# CI) gets everything from here. Quiet when nothing is missing; needs no
-# standard input. Runs apt-get as root, through sudo otherwise.
+# CI) gets everything from here; `--test` (scripts/test) adds what only the
+# test suite needs. Quiet when nothing is missing; needs no standard input.
+# Runs apt-get as root, through sudo otherwise.
 set -euo pipefail
 
 # The one list of packages. Later issues append to it (one package per line,
@@ -29,6 +30,15 @@ PACKAGES=(
     curl            # the HTTP API example (docs/curl-example.md)
     clang-format    # style check (tests/style/check_format.sh)
 )
+# Only for the test suite (--test).
+TEST_PACKAGES=(
+    chromium         # browser tests of the web pages (tests/e2e/test_web.sh)
+    chromium-driver
+    python3-selenium
+)
+if [ "${1:-}" = --test ]; then
+    PACKAGES+=("${TEST_PACKAGES[@]}")
+fi
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -122,6 +122,8 @@ void cw_app_decision_json_inc(struct cw_buf *b, const struct cw_model *m,
         cw_buf_add_json_str(b, cw_model_sku(m, a->variant));
         cw_buf_adds(b, ",\"title\":");
         cw_buf_add_json_str(b, cw_app_item_title(m, a->variant, a->item));
+        cw_buf_adds(b, ",\"price\":");
+        cw_app_json_money(b, m->items[a->variant].price, cur);
         cw_buf_adds(b, ",\"p_accept\":");
         cw_app_add_fixed(b, a->p_accept, 6);
         cw_buf_adds(b, ",\"unit_margin\":");

@@ -35,6 +35,7 @@ int cw_cmd_serve(int argc, char **argv, struct cw_cli *cli)
         OPT_CORS,
         OPT_SHOPIFY,
         OPT_OPENAPI,
+        OPT_WEB,
         OPT_NO_LOG,
         OPT_POLL,
         OPT_QUEUE,
@@ -55,6 +56,7 @@ int cw_cmd_serve(int argc, char **argv, struct cw_cli *cli)
         {"cors-origin", required_argument, NULL, OPT_CORS},
         {"shopify-secret", required_argument, NULL, OPT_SHOPIFY},
         {"openapi", required_argument, NULL, OPT_OPENAPI},
+        {"web", required_argument, NULL, OPT_WEB},
         {"no-access-log", no_argument, NULL, OPT_NO_LOG},
         {"model-poll", required_argument, NULL, OPT_POLL},
         {"decision-queue", required_argument, NULL, OPT_QUEUE},
@@ -155,6 +157,9 @@ int cw_cmd_serve(int argc, char **argv, struct cw_cli *cli)
             break;
         case OPT_OPENAPI:
             cfg.openapi = optarg;
+            break;
+        case OPT_WEB:
+            cfg.web = optarg;
             break;
         case OPT_NO_LOG:
             cfg.access_log = 0;

@@ -160,6 +160,8 @@ const struct cw_cli_cmd cw_cli_commands[] = {
      "                         cartwise_decision_log_dropped_total "
      "(default 65536)\n"
      "  --openapi PATH         the OpenAPI document to serve\n"
+     "  --web DIR              the web pages (widget, demo store, dashboard)\n"
+     "                         to serve (default: the source tree's web/)\n"
      "  --no-access-log        no JSON log line per request on stderr\n"
      "                         (written in batches, at most 0.1 s late)\n"
      "\n"

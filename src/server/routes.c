@@ -17,6 +17,11 @@
 #define CORS CW_ROUTE_CORS
 
 const struct cw_srv_route cw_srv_routes[] = {
+    {"/", "GET", CW_AUTH_NONE, 0, cw_h_web},
+    {"/dashboard/", "GET", CW_AUTH_NONE, 0, cw_h_web},
+    {"/dashboard/dashboard.js", "GET", CW_AUTH_NONE, 0, cw_h_web},
+    {"/demo/", "GET", CW_AUTH_NONE, 0, cw_h_web},
+    {"/demo/demo.js", "GET", CW_AUTH_NONE, 0, cw_h_web},
     {"/livez", "GET", CW_AUTH_NONE, CW_ROUTE_NOLIMIT, cw_h_livez},
     {"/metrics", "GET", CW_AUTH_SECRET, 0, cw_h_metrics},
     {"/readyz", "GET", CW_AUTH_NONE, CW_ROUTE_NOLIMIT, cw_h_readyz},
@@ -34,6 +39,8 @@ const struct cw_srv_route cw_srv_routes[] = {
     {"/v1/train", "POST", CW_AUTH_SECRET, CW_ROUTE_BODY_OPT, cw_h_train},
     {"/v1/webhooks/shopify/orders", "POST", CW_AUTH_HMAC, BODY,
      cw_h_webhook_shopify_orders},
+    {"/web/style.css", "GET", CW_AUTH_NONE, 0, cw_h_web},
+    {"/widget/cartwise.js", "GET", CW_AUTH_NONE, 0, cw_h_web},
 };
 const size_t cw_srv_nroutes = sizeof(cw_srv_routes) / sizeof(cw_srv_routes[0]);
 

@@ -210,6 +210,7 @@ static struct cw_req *req_new(struct cw_srv *srv, struct MHD_Connection *c,
     r->allow[0] = '\0';
     r->retry_after = 0;
     r->content_type = NULL;
+    r->web_page = 0;
     r->bytes_out = 0;
     clock_gettime(CLOCK_MONOTONIC, &r->t0);
     r->srv = srv;
@@ -284,6 +285,17 @@ void cw_srv_reply(struct cw_req *r, int status)
         add_header(resp, "Vary", "Origin");
     if (r->allow[0])
         add_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+    if (r->web_page) {
+        /* the pages run only their own scripts, and call only this API */
+        add_header(resp, "Content-Security-Policy",
+                   "default-src 'self'; style-src 'self' 'unsafe-inline'; "
+                   "img-src 'self' data:; base-uri 'none'; form-action "
+                   "'self'; frame-ancestors 'none'");
+        add_header(resp, "X-Content-Type-Options", "nosniff");
+        add_header(resp, "Referrer-Policy", "no-referrer");
+    }
+    if (r->route && r->route->fn == cw_h_web)
+        add_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
     if (r->retry_after > 0) {
         char ra[16];
         snprintf(ra, sizeof(ra), "%d", r->retry_after);
@@ -409,6 +421,19 @@ static void client_ip(struct cw_req *r)
 
 /* ---- the checks of the first call ---- */
 
+/* origin is scheme://host where host is the request's Host: the caller is
+ * a page of this server (the widget demo, the dashboard). A browser sets
+ * both headers itself, so a page elsewhere cannot pass for one of ours. */
+static int same_origin(const char *origin, const char *host)
+{
+    if (!origin || !host || !*host)
+        return 0;
+    size_t n = !strncmp(origin, "http://", 7)    ? 7
+               : !strncmp(origin, "https://", 8) ? 8
+                                                 : 0;
+    return n && !strcmp(origin + n, host);
+}
+
 /* CORS preflight: 204 with the CORS headers for an allowed origin, 403
  * for any other (a preflight carries no key: the allowed origins are
  * --cors-origin and those of every public key). */
@@ -532,6 +557,8 @@ static void start(struct cw_req *r)
     r->route = &cw_srv_routes[r->route_ix];
     const struct cw_srv_route *rt = r->route;
     r->origin = cw_srv_header(r, "Origin");
+    if (same_origin(r->origin, cw_srv_header(r, "Host")))
+        r->origin = NULL; /* a page this server served: not cross-origin */
 
     if (!(rt->flags & CW_ROUTE_NOLIMIT)) {
         int wait = cw_srv_rate_ip(srv, r->ip);
@@ -985,6 +1012,7 @@ static void srv_free(struct cw_srv *srv)
     cw_store_close(srv->wstore);
     cw_store_close(srv->astore);
     cw_free(srv->openapi);
+    cw_srv_web_free(srv);
     cw_free(srv->db);
     pthread_key_delete(srv->thread_key);
     pthread_mutex_destroy(&srv->wlock);
@@ -1055,6 +1083,7 @@ int cw_srv_run(const struct cw_srv_config *cfg, struct cw_buf *err)
     cw_srv_experiment_reload(srv, srv->astore);
     cw_srv_incentives_reload(srv, srv->astore);
     load_openapi(srv);
+    cw_srv_web_load(srv);
     if ((rc = cw_srv_declog_start(srv, cfg->declog_capacity, err)) < 0)
         goto out;
     if (cfg->model_poll > 0) {

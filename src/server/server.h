@@ -41,7 +41,8 @@ struct cw_req;
 
 #define CW_API_VERSION "2026-11-01"
 #define CW_SRV_DEFAULT_MAX_BODY (1u << 20)
-#define CW_SRV_ID_MAX 128                   /* ids in requests: bytes */
+#define CW_SRV_ID_MAX 128 /* ids in requests: bytes */
+#define CW_SRV_NWEB 7     /* files of the web pages (h_web.c) */
 #define CW_SRV_MONEY_MAX 1000000000000000LL /* 10^15 minor units */
 #define CW_SRV_EVENTS_MAX 500               /* per POST /v1/events */
 #define CW_SRV_PRODUCTS_MAX 1000
@@ -198,6 +199,11 @@ void cw_h_webhook_shopify_orders(struct cw_req *r);
 void cw_h_train(struct cw_req *r);
 void cw_h_model(struct cw_req *r);
 void cw_h_openapi(struct cw_req *r);
+void cw_h_web(struct cw_req *r);
+/* Reads the web pages from cfg.web, $CARTWISE_WEB or the source tree's
+ * web/ (a missing file is logged and answers 404); frees them. */
+void cw_srv_web_load(struct cw_srv *srv);
+void cw_srv_web_free(struct cw_srv *srv);
 void cw_h_livez(struct cw_req *r);
 void cw_h_readyz(struct cw_req *r);
 void cw_h_metrics(struct cw_req *r);
@@ -325,6 +331,7 @@ struct cw_srv_config {
     const char *const *shopify_secrets; /* any matches (rotation) */
     size_t n_shopify;
     const char *openapi; /* path of openapi.json; NULL: the default */
+    const char *web;     /* the web pages' directory; NULL: the default */
     int access_log;      /* 1: a JSON line per request on stderr */
     double model_poll;   /* seconds between registry checks; 0: never */
     size_t declog_capacity;
@@ -383,6 +390,8 @@ struct cw_srv {
 
     char *openapi; /* the document, loaded at start; NULL when missing */
     size_t openapi_len;
+    char *web[CW_SRV_NWEB]; /* the web pages (h_web.c), loaded at start */
+    size_t web_len[CW_SRV_NWEB];
 
     /* incentives (incentives.c): the configuration in force and the state
      * every thread shares */
@@ -431,6 +440,7 @@ struct cw_req {
     char allow[64];           /* 405: Allow */
     int retry_after;          /* 429, 503: seconds */
     const char *content_type; /* NULL: application/json */
+    int web_page;             /* an HTML page: its security headers */
     struct cw_buf out;        /* response body */
     struct cw_srv_arena arena;
     struct timespec t0;

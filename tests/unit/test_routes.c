@@ -63,7 +63,12 @@ static void test_find(void **state)
         cw_srv_route_find("/v1/nope", "GET", &known, allow, sizeof(allow)), -1);
     assert_int_equal(known, 0);
     assert_int_equal(
-        cw_srv_route_find("/", "GET", &known, allow, sizeof(allow)), -1);
+        cw_srv_route_find("/", "POST", &known, allow, sizeof(allow)), -1);
+    assert_int_equal(known, 1);
+    assert_string_equal(allow, "GET");
+    assert_int_equal(
+        cw_srv_route_find("/demo", "GET", &known, allow, sizeof(allow)), -1);
+    assert_int_equal(known, 0);
     assert_int_equal(
         cw_srv_route_find("/v1/decide/", "POST", &known, allow, sizeof(allow)),
         -1);

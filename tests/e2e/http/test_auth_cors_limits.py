@@ -85,7 +85,9 @@ class AuthCorsTest(ServerTest):
     # -- 404, 405 --
 
     def test_404(self):
-        for method, path in (("GET", "/"), ("GET", "/v1"), ("GET", "/v1/"),
+        for method, path in (("GET", "/nope"), ("GET", "/v1"), ("GET", "/v1/"),
+                             ("GET", "/demo"), ("GET", "/web/../web/style.css"),
+                             ("GET", "/widget/other.js"),
                              ("POST", "/v1/nope"), ("GET", "/v1/decide/extra"),
                              ("GET", "/livez/x"), ("GET", "/v1/openapi.yaml"),
                              ("GET", "/%2e%2e/etc/passwd"), ("DELETE", "/v0/decide")):

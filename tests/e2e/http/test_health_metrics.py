@@ -182,7 +182,7 @@ class HealthMetricsTest(ServerTest):
                 for s in op["security"]:
                     for name in s:
                         self.assertIn(name, schemes)
-        self.assertEqual(n_ops, 15)  # + GET /v1/reports/kpis, /experiment
+        self.assertEqual(n_ops, 22)  # 15 API operations + 7 web files
         # the error responses of docs/api.md, each with the Error schema
         resp = doc["components"]["responses"]
         self.assertEqual(len(resp), 11, sorted(resp))
