@@ -1235,10 +1235,11 @@ static void rrows_release(struct rrows *t)
 }
 
 /* Appends the RANK_N best rows (by the acceptance model under st) of every
- * case of v whose hidden item is among them: only those can teach the
- * re-ranker anything. */
+ * case of v whose hidden item is among them (only those can teach the
+ * re-ranker's ranking anything), or of every case with all set (what its
+ * calibration must see: most carts' next item is not among them). */
 static void rrows_add(struct rrows *t, const struct vset *v,
-                      const struct settings *st)
+                      const struct settings *st, int all)
 {
     double *z = cw_malloc((v->n + 1) * sizeof(*z));
     stage1_z(v, st->feat_w, z);
@@ -1251,7 +1252,7 @@ static void rrows_add(struct rrows *t, const struct vset *v,
         int nt = cw__rank_select(tmp, n, RANK_N, top);
         for (int x = 0; x < nt; x++)
             pos += v->y[a + (size_t)top[x]];
-        if (!pos)
+        if (!pos && !all)
             continue;
         if (!t->n_cases) {
             CW_GROW(t->start, t->scap, 1);
@@ -1451,7 +1452,7 @@ static void fit_reranker(const struct vset *va, const struct vset *vb,
                          struct settings *st)
 {
     struct rrows ta = {0};
-    rrows_add(&ta, va, st);
+    rrows_add(&ta, va, st, 0);
     double w[CW_MODEL_NRANK];
     if (rrows_fit(&ta, w)) {
         rrows_release(&ta);
@@ -1470,18 +1471,22 @@ static void fit_reranker(const struct vset *va, const struct vset *vb,
     score_gamma(vb, z, 0, 0, &hr2, &mc, NULL);
     cw_free(z);
     if (hr2 > hr1) {
-        rrows_add(&ta, vb, st); /* both folds */
+        rrows_add(&ta, vb, st, 0); /* both folds */
         if (!rrows_fit(&ta, w)) {
-            double *x = cw_malloc((ta.n + 1) * sizeof(*x));
-            for (size_t i = 0; i < ta.n; i++) {
+            struct rrows tc = {0};
+            rrows_add(&tc, va, st, 1);
+            rrows_add(&tc, vb, st, 1);
+            double *x = cw_malloc((tc.n + 1) * sizeof(*x));
+            for (size_t i = 0; i < tc.n; i++) {
                 x[i] = 0;
                 for (int d = 0; d < CW_MODEL_NRANK; d++)
-                    x[i] += w[d] * ta.r[i][d];
+                    x[i] += w[d] * tc.r[i][d];
             }
             st->rank_n = RANK_N;
             memcpy(st->rank_w, w, sizeof(w));
-            cw__fit_platt(x, ta.y, ta.n, &st->rank_a, &st->rank_b);
+            cw__fit_platt(x, tc.y, tc.n, &st->rank_a, &st->rank_b);
             cw_free(x);
+            rrows_release(&tc);
         }
     }
     rrows_release(&ta);
