@@ -26,12 +26,27 @@ struct cw_eval_metrics {
     double hr, ndcg, margin_capture, margin_per_case;
 };
 
+/* Calibration of P(accept) over every recommended add-on of the engine as
+ * configured: the shopper "accepts" an add-on when it is the hidden item.
+ * Reliability table in CW_EVAL_CALIB_BINS equal bins of predicted P. */
+#define CW_EVAL_CALIB_BINS 10
+struct cw_eval_calib {
+    size_t n;        /* add-ons */
+    double log_loss; /* mean */
+    double mean_p, accept_rate;
+    size_t bin_n[CW_EVAL_CALIB_BINS];
+    double bin_p[CW_EVAL_CALIB_BINS];    /* mean predicted P */
+    double bin_rate[CW_EVAL_CALIB_BINS]; /* observed acceptance */
+};
+
 struct cw_eval_result {
     size_t baskets, train_baskets, cases, items;
     struct cw_eval_metrics profit;   /* the engine as configured */
     struct cw_eval_metrics accuracy; /* same pipeline, profit weight off */
     double train_s, eval_s;
     double ease_lambda, profit_gamma;
+    int reranker; /* the model re-ranks (validation kept its re-ranker) */
+    struct cw_eval_calib calib;
 };
 
 /* Returns the benchmark's assumed margin rate of sku: 0.10 + 0.50 *

@@ -20,8 +20,9 @@
 struct cw_buf;
 struct cw_dataset;
 
-#define CW_MODEL_FORMAT 1
+#define CW_MODEL_FORMAT 2
 #define CW_MODEL_NFEAT 6 /* acceptance features, see decide.c */
+#define CW_MODEL_NRANK 8 /* re-ranker features, see decide.c */
 
 /* Per item (a SKU of the training universe or of the catalog). */
 struct cw_item {
@@ -35,6 +36,8 @@ struct cw_item {
     float return_rate; /* returned units / sold units, smoothed */
     uint32_t title;    /* offset into strings; 0 = none */
     uint32_t attrs;    /* offset into strings; 0 = none */
+    float repeat_rate; /* of the customers who bought it (with two or more
+                          orders), the share who bought it again, smoothed */
 };
 
 enum cw_item_flag {
@@ -52,7 +55,8 @@ struct cw_nbr {
 /* A past item of a customer, weighted by recency and frequency. */
 struct cw_hist {
     uint32_t item;
-    float w;
+    float w;    /* recency-decayed share of the customer's orders with it */
+    uint32_t n; /* the customer's orders with it */
 };
 
 struct cw_customer {
@@ -75,6 +79,14 @@ struct cw_model_meta {
     double feat_w[CW_MODEL_NFEAT + 1]; /* acceptance model: bias + weights */
     double profit_gamma;    /* set selection: rank by P * margin^gamma */
     double relevance_floor; /* candidates below floor * best P are dropped */
+    /* The re-ranker: the best rank_n candidates of the acceptance model
+     * are ordered again by rank_w . (re-ranker features), a conditional
+     * logit fitted on validation carts, and get P(accept) = sigmoid(rank_a
+     * + rank_b x that score). rank_n == 0: off (validation did not show a
+     * gain, or too little data). */
+    uint32_t rank_n, rank_pad;
+    double rank_w[CW_MODEL_NRANK];
+    double rank_a, rank_b;
 };
 
 struct cw_model {

@@ -29,6 +29,26 @@ static void json_metrics(struct cw_buf *b, const struct cw_eval_metrics *m,
                 k, m->hr, k, m->ndcg, m->margin_capture, m->margin_per_case);
 }
 
+static void json_calib(struct cw_buf *b, const struct cw_eval_calib *c)
+{
+    cw_buf_addf(b,
+                "\"calibration\":{\"addons\":%zu,\"log_loss\":%.6f,"
+                "\"mean_p\":%.6f,\"accept_rate\":%.6f,\"reliability\":[",
+                c->n, c->log_loss, c->mean_p, c->accept_rate);
+    int first = 1;
+    for (int i = 0; i < CW_EVAL_CALIB_BINS; i++) {
+        if (!c->bin_n[i])
+            continue;
+        cw_buf_addf(b,
+                    "%s{\"p_lo\":%.1f,\"n\":%zu,\"mean_p\":%.6f,"
+                    "\"accept_rate\":%.6f}",
+                    first ? "" : ",", (double)i / CW_EVAL_CALIB_BINS,
+                    c->bin_n[i], c->bin_p[i], c->bin_rate[i]);
+        first = 0;
+    }
+    cw_buf_adds(b, "]}");
+}
+
 static void print_result(struct cw_buf *b, const struct cw_cli *cli,
                          const char *file, const struct cw_eval_opts *o,
                          const struct cw_eval_result *r, size_t skipped)
@@ -49,9 +69,14 @@ static void print_result(struct cw_buf *b, const struct cw_cli *cli,
         json_metrics(b, &r->accuracy, o->k);
         cw_buf_addf(b,
                     "},\"ease_lambda\":%g,\"profit_gamma\":%g,"
-                    "\"train_s\":%.3f,\"eval_s\":%.3f,\"margin_source\":"
+                    "\"reranker\":%s,",
+                    r->ease_lambda, r->profit_gamma,
+                    r->reranker ? "true" : "false");
+        json_calib(b, &r->calib);
+        cw_buf_addf(b,
+                    ",\"train_s\":%.3f,\"eval_s\":%.3f,\"margin_source\":"
                     "\"benchmark assumed rates (BENCHMARK.md 1.8)\"}",
-                    r->ease_lambda, r->profit_gamma, r->train_s, r->eval_s);
+                    r->train_s, r->eval_s);
         return;
     }
     cw_buf_addf(b,

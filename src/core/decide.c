@@ -15,6 +15,16 @@
  *   0 item-model score summed over the cart     3 popularity (log, scaled)
  *   1 strongest single cart item's weight       4 price vs the cart's lines
  *   2 shopper's own history weight              5 return rate
+ *
+ * The re-ranker (when the model has one) then orders the best rank_n of
+ * those again, which is where a hit is won or lost, by a conditional logit
+ * over features that say which of the shopper's past items comes back
+ * (CW_MODEL_NRANK):
+ *   0 the acceptance model's linear score       4 bought before (0/1)
+ *   1 strongest single cart item's weight       5 orders with it (log)
+ *   2 popularity                                6 item repeat rate
+ *   3 price vs the cart's lines                 7 4 x 6
+ * and its calibrated P(accept); the other candidates drop below them.
  */
 #include <math.h>
 #include <stdio.h>
@@ -39,6 +49,7 @@ struct acc {
     float s;       /* item-model score summed over the cart */
     float mx;      /* strongest single cart item's weight */
     float h;       /* the shopper's history weight */
+    float hn;      /* the shopper's orders with it */
     uint32_t ev;   /* that strongest cart item, or UINT32_MAX */
     uint32_t evco; /* baskets with both */
     uint32_t stamp;
@@ -140,7 +151,7 @@ static inline struct acc *touch(struct cw_scratch *s, uint32_t i)
 {
     struct acc *a = &s->acc[i];
     if (a->stamp != s->epoch) {
-        *a = (struct acc){0, 0, 0, UINT32_MAX, 0, s->epoch};
+        *a = (struct acc){0, 0, 0, 0, UINT32_MAX, 0, s->epoch};
         s->touched[s->nt++] = i;
     }
     return a;
@@ -229,7 +240,7 @@ int cw__decide_candidates(const struct cw_model *m, struct cw_scratch *s,
                 const struct cw_nbr nb = nbrs[x];
                 struct acc *a = &acc[nb.item];
                 if (a->stamp != epoch) {
-                    *a = (struct acc){0, 0, 0, UINT32_MAX, 0, epoch};
+                    *a = (struct acc){0, 0, 0, 0, UINT32_MAX, 0, epoch};
                     touched[nt++] = nb.item;
                 }
                 a->s += nb.w;
@@ -249,7 +260,9 @@ int cw__decide_candidates(const struct cw_model *m, struct cw_scratch *s,
         out->known_customer = 1;
         for (uint32_t x = 0; x < c->n_hist; x++) {
             const struct cw_hist *h = &m->hist[c->hist_off + x];
-            touch(s, h->item)->h = h->w;
+            struct acc *a = touch(s, h->item);
+            a->h = h->w;
+            a->hn = (float)h->n;
         }
     }
     for (uint32_t x = 0; x < m->n_popular && x < POPULAR_CANDIDATES; x++)
@@ -294,6 +307,75 @@ void cw__cand_features(const struct cw_model *m, const struct cw_scratch *s,
     f[3] = s->fpop[item];
     f[4] = s->has_cart ? fmaxf(-5, fminf(5, s->lprice[item] - s->lavg)) : 0;
     f[5] = m->items[item].return_rate;
+}
+
+float cw__cand_hist_n(const struct cw_scratch *s, uint32_t item)
+{
+    return s->acc[item].hn;
+}
+
+void cw__rank_features(const float f[CW_MODEL_NFEAT], double z1, float hn,
+                       float rep, float out[CW_MODEL_NRANK])
+{
+    float has = hn > 0 ? 1.0f : 0.0f;
+    out[0] = (float)z1;
+    out[1] = f[1];
+    out[2] = f[3];
+    out[3] = f[4];
+    out[4] = has;
+    out[5] = (float)log1p((double)hn);
+    out[6] = rep;
+    out[7] = has * rep;
+}
+
+int cw__rank_select(const struct cw__cand *c, int n, unsigned top_n, int *top)
+{
+    int nt = 0;
+    if (top_n > CW_RANK_MAX)
+        top_n = CW_RANK_MAX;
+    for (int i = 0; i < n; i++) {
+        if (nt == (int)top_n &&
+            !(c[i].z > c[top[nt - 1]].z ||
+              (c[i].z == c[top[nt - 1]].z && c[i].item < c[top[nt - 1]].item)))
+            continue;
+        int x = nt < (int)top_n ? nt++ : nt - 1;
+        for (; x > 0 &&
+               (c[i].z > c[top[x - 1]].z ||
+                (c[i].z == c[top[x - 1]].z && c[i].item < c[top[x - 1]].item));
+             x--)
+            top[x] = top[x - 1];
+        top[x] = i;
+    }
+    return nt;
+}
+
+/* Re-ranks the best rank_n candidates in place (see the top of the file):
+ * they get the re-ranker's calibrated score, every other candidate drops
+ * CW_RANK_DEMOTE below its own, so it can only fill. */
+static void rerank(const struct cw_model *m, const struct cw_scratch *s,
+                   struct cw__cand *c, int n)
+{
+    const struct cw_model_meta *mt = &m->meta;
+    if (!mt->rank_n || n <= 0)
+        return;
+    int top[CW_RANK_MAX];
+    int nt = cw__rank_select(c, n, mt->rank_n, top);
+    double znew[CW_RANK_MAX];
+    for (int x = 0; x < nt; x++) {
+        uint32_t it = c[top[x]].item;
+        float f[CW_MODEL_NFEAT], r[CW_MODEL_NRANK];
+        cw__cand_features(m, s, it, f);
+        cw__rank_features(f, c[top[x]].z, s->acc[it].hn,
+                          m->items[it].repeat_rate, r);
+        double sc = 0;
+        for (int d = 0; d < CW_MODEL_NRANK; d++)
+            sc += mt->rank_w[d] * r[d];
+        znew[x] = mt->rank_a + mt->rank_b * sc;
+    }
+    for (int i = 0; i < n; i++)
+        c[i].z -= CW_RANK_DEMOTE;
+    for (int x = 0; x < nt; x++)
+        c[top[x]].z = znew[x];
 }
 
 /* The variant to pre-select in item's group: one the shopper bought
@@ -402,6 +484,7 @@ int cw_decide(const struct cw_model *m, struct cw_scratch *s,
     int n = cw__decide_candidates(m, s, req, out, &c, err);
     if (n < 0)
         return n;
+    rerank(m, s, c, n);
     unsigned k = req->k ? req->k : CW_DECIDE_MAX;
     double zbest = -INFINITY;
     for (int i = 0; i < n; i++)

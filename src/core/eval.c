@@ -55,6 +55,40 @@ static void score(struct acc *a, const struct cw_model *m,
     (void)m;
 }
 
+static void calib_add(struct cw_eval_calib *c, const struct cw_decision *d,
+                      long hidden)
+{
+    for (size_t r = 0; r < d->n_addons; r++) {
+        double p = fmin(fmax(d->addons[r].p_accept, 1e-6), 1 - 1e-6);
+        int y = (long)d->addons[r].item == hidden;
+        int b = (int)(p * CW_EVAL_CALIB_BINS);
+        if (b >= CW_EVAL_CALIB_BINS)
+            b = CW_EVAL_CALIB_BINS - 1;
+        c->n++;
+        c->log_loss -= y ? log(p) : log(1 - p);
+        c->mean_p += p;
+        c->accept_rate += y;
+        c->bin_n[b]++;
+        c->bin_p[b] += p;
+        c->bin_rate[b] += y;
+    }
+}
+
+static void calib_finish(struct cw_eval_calib *c)
+{
+    if (c->n) {
+        c->log_loss /= (double)c->n;
+        c->mean_p /= (double)c->n;
+        c->accept_rate /= (double)c->n;
+    }
+    for (int b = 0; b < CW_EVAL_CALIB_BINS; b++) {
+        if (c->bin_n[b]) {
+            c->bin_p[b] /= (double)c->bin_n[b];
+            c->bin_rate[b] /= (double)c->bin_n[b];
+        }
+    }
+}
+
 static void finish(struct cw_eval_metrics *out, const struct acc *a, size_t n)
 {
     out->hr = n ? a->hits / (double)n : 0;
@@ -146,6 +180,7 @@ int cw_eval_run(const struct cw_dataset *ds, const struct cw_eval_opts *opts,
     }
     out->ease_lambda = m.meta.ease_lambda;
     out->profit_gamma = m.meta.profit_gamma;
+    out->reranker = m.meta.rank_n > 0;
 
     struct cw_scratch *s = cw_scratch_new(&m);
     struct cw_decision *d = cw_malloc(sizeof(*d));
@@ -172,6 +207,7 @@ int cw_eval_run(const struct cw_dataset *ds, const struct cw_eval_opts *opts,
         rc = cw_decide(&m, s, &req, d, err);
         if (!rc) {
             score(&profit, &m, d, hidden, hm);
+            calib_add(&out->calib, d, hidden);
             req.flags |= CW_DECIDE_ACCURACY_ONLY;
             rc = cw_decide(&m, s, &req, d, err);
         }
@@ -182,6 +218,7 @@ int cw_eval_run(const struct cw_dataset *ds, const struct cw_eval_opts *opts,
     out->eval_s = now_s() - t0;
     finish(&out->profit, &profit, out->cases);
     finish(&out->accuracy, &accuracy, out->cases);
+    calib_finish(&out->calib);
     cw_eval_cases_release(&cs);
     cw_free(cart);
     cw_free(d);

@@ -17,6 +17,7 @@
 #include "cartwise/cw_err.h"
 #include "cartwise/cw_model.h"
 #include "model_int.h"
+#include "train_int.h"
 
 #define MAGIC "CWMODEL"
 #define BOM 0x01020304u
@@ -158,6 +159,8 @@ static int validate(const struct cw_model *m, size_t nnz, size_t nhist,
         return BAD("model file damaged: string table");
     if (!m->n_categories || !m->n_groups)
         return BAD("model file damaged: empty tables");
+    if (m->meta.rank_n > CW_RANK_MAX)
+        return BAD("model file damaged: re-ranker size %u", m->meta.rank_n);
     if ((rc = check_strs(m, m->item_sku, m->n_items, "sku", err)) ||
         (rc = check_strs(m, m->group_name, m->n_groups, "group", err)) ||
         (rc = check_strs(m, m->category_name, m->n_categories, "category",

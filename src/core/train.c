@@ -51,6 +51,8 @@ struct settings {
     double lambda;
     double feat_w[CW_MODEL_NFEAT + 1];
     double gamma, floor;
+    uint32_t rank_n;
+    double rank_w[CW_MODEL_NRANK], rank_a, rank_b;
 };
 
 /* Default acceptance weights: item-model score and history count, a little
@@ -658,6 +660,9 @@ static int build(struct cw_model *out, const struct cw_train_input *in,
     struct cw_hist *hist = NULL;
     size_t ncust = 0, ccap = 0, icap = 0, hcap = 0, nh = 0;
     float *acc = cw_calloc(n + 1, sizeof(*acc));
+    uint32_t *hcnt = cw_calloc(n + 1, sizeof(*hcnt));
+    double *rep_n = cw_calloc(n + 1, sizeof(*rep_n));
+    double *rep_d = cw_calloc(n + 1, sizeof(*rep_d));
     uint32_t *tl = cw_malloc((n + 1) * sizeof(*tl));
     int64_t *vals = cw_malloc((in->n_baskets + 1) * sizeof(*vals));
     for (size_t c = 0; !rc && c < nc; c++) {
@@ -675,6 +680,7 @@ static int build(struct cw_model *out, const struct cw_train_input *in,
                 if (acc[j] == 0)
                     tl[nt++] = j;
                 acc[j] += (float)w;
+                hcnt[j]++;
             }
             uint32_t b = in->baskets[k];
             double v = 0;
@@ -689,8 +695,14 @@ static int build(struct cw_model *out, const struct cw_train_input *in,
         size_t h0 = nh;
         CW_GROW(hist, hcap, nh + nt + 1);
         for (size_t t = 0; t < nt; t++) {
-            hist[nh++] = (struct cw_hist){tl[t], (float)(acc[tl[t]] / norm)};
-            acc[tl[t]] = 0;
+            uint32_t j = tl[t];
+            hist[nh++] = (struct cw_hist){j, (float)(acc[j] / norm), hcnt[j]};
+            if (nb >= 2) { /* could have bought it again */
+                rep_d[j] += 1;
+                rep_n[j] += hcnt[j] >= 2;
+            }
+            acc[j] = 0;
+            hcnt[j] = 0;
         }
         qsort(hist + h0, nt, sizeof(*hist), cmp_hist);
         if (nt > HIST_MAX)
@@ -702,7 +714,13 @@ static int build(struct cw_model *out, const struct cw_train_input *in,
             (uint32_t)nb, (uint32_t)h0, (uint32_t)(nh - h0)};
         cust_id[ncust++] = strtab_add(&str, ds->customers.keys[c]);
     }
+    /* smoothed toward a small prior share (1 in 5) */
+    for (uint32_t i = 0; i < n; i++)
+        items[i].repeat_rate = (float)((rep_n[i] + 1) / (rep_d[i] + 5));
     cw_free(acc);
+    cw_free(hcnt);
+    cw_free(rep_n);
+    cw_free(rep_d);
     cw_free(tl);
     cw_free(vals);
     cw_free(cb);
@@ -723,6 +741,10 @@ static int build(struct cw_model *out, const struct cw_train_input *in,
         memcpy(mp.meta.feat_w, st->feat_w, sizeof(st->feat_w));
         mp.meta.profit_gamma = st->gamma;
         mp.meta.relevance_floor = st->floor;
+        mp.meta.rank_n = st->rank_n;
+        memcpy(mp.meta.rank_w, st->rank_w, sizeof(st->rank_w));
+        mp.meta.rank_a = st->rank_a;
+        mp.meta.rank_b = st->rank_b;
         mp.n_items = n;
         mp.n_groups = n_groups;
         mp.n_categories = n_cats;
@@ -837,14 +859,17 @@ static double tune_lambda(const struct cw_train_input *in,
     return best;
 }
 
-/* One validation example: a case's candidates with their label. */
+/* Validation cases: every case's candidates with what the acceptance model
+ * and the re-ranker read of them, and the label. */
 struct vset {
     size_t n, cap;
     float (*f)[CW_MODEL_NFEAT];
+    float *hn, *rep; /* the shopper's orders with it; its repeat rate */
+    uint32_t *item;
     uint8_t *y;
-    uint32_t *case_of;
     double *margin; /* unit margin of the candidate (major-unit scale) */
     size_t n_cases;
+    size_t *start;         /* rows of case k: start[k] .. start[k + 1] */
     double *hidden_margin; /* per case */
     size_t hcap;
 };
@@ -852,47 +877,60 @@ struct vset {
 static void vset_release(struct vset *v)
 {
     cw_free(v->f);
+    cw_free(v->hn);
+    cw_free(v->rep);
+    cw_free(v->item);
     cw_free(v->y);
-    cw_free(v->case_of);
     cw_free(v->margin);
+    cw_free(v->start);
     cw_free(v->hidden_margin);
+    memset(v, 0, sizeof(*v));
 }
 
 static void add_case(struct vset *v, const struct cw_model *sub,
                      const struct cw_scratch *s, const struct cw__cand *c,
                      int nc, uint32_t hidden)
 {
-    CW_GROW(v->hidden_margin, v->hcap, v->n_cases + 1);
+    size_t hcap = v->hcap;
+    CW_GROW(v->hidden_margin, hcap, v->n_cases + 2);
+    v->start = cw_realloc(v->start, hcap * sizeof(*v->start));
+    v->hcap = hcap;
     v->hidden_margin[v->n_cases] = (double)sub->items[hidden].margin;
+    v->start[v->n_cases] = v->n;
     for (int x = 0; x < nc; x++) {
         if (v->n == v->cap) {
             size_t cap = v->cap;
             CW_GROW(v->f, cap, v->n + 1);
+            v->hn = cw_realloc(v->hn, cap * sizeof(*v->hn));
+            v->rep = cw_realloc(v->rep, cap * sizeof(*v->rep));
+            v->item = cw_realloc(v->item, cap * sizeof(*v->item));
             v->y = cw_realloc(v->y, cap * sizeof(*v->y));
-            v->case_of = cw_realloc(v->case_of, cap * sizeof(*v->case_of));
             v->margin = cw_realloc(v->margin, cap * sizeof(*v->margin));
             v->cap = cap;
         }
-        cw__cand_features(sub, s, c[x].item, v->f[v->n]);
-        v->y[v->n] = c[x].item == hidden;
-        v->case_of[v->n] = (uint32_t)v->n_cases;
-        v->margin[v->n] = (double)sub->items[c[x].item].margin;
+        uint32_t it = c[x].item;
+        cw__cand_features(sub, s, it, v->f[v->n]);
+        v->hn[v->n] = cw__cand_hist_n(s, it);
+        v->rep[v->n] = sub->items[it].repeat_rate;
+        v->item[v->n] = it;
+        v->y[v->n] = it == hidden;
+        v->margin[v->n] = (double)sub->items[it].margin;
         v->n++;
     }
     v->n_cases++;
+    v->start[v->n_cases] = v->n;
 }
 
-/* Runs the validation baskets through sub's candidate scoring. */
+/* Runs the training baskets [from, to) through sub's candidate scoring. */
 static void collect(struct vset *v, const struct cw_model *sub,
-                    const struct cw_train_input *in, size_t split)
+                    const struct cw_train_input *in, size_t from, size_t to)
 {
     const struct cw_dataset *ds = in->ds;
     struct cw_scratch *s = cw_scratch_new(sub);
     struct cw_cart_line *cart = cw_malloc(CW_CART_MAX * sizeof(*cart));
     struct cw_decision *dec = cw_malloc(sizeof(*dec));
     memset(v, 0, sizeof(*v));
-    for (size_t k = split; k < in->n_baskets && v->n_cases < VAL_CASES_MAX;
-         k++) {
+    for (size_t k = from; k < to && v->n_cases < VAL_CASES_MAX; k++) {
         uint32_t b = in->baskets[k];
         size_t nl = 0;
         long hidden = -1;
@@ -930,72 +968,150 @@ static void collect(struct vset *v, const struct cw_model *sub,
     cw_scratch_free(s);
 }
 
-/* Platt scaling: P = sigmoid(a + b x) for the base score x = w . f (w
- * without bias), by Newton's method on the log loss with a small ridge.
- * Only a monotone map of the base score, so it calibrates without
- * reordering what the base score ranks. */
-static void fit_platt(const struct vset *v, const double *w, double *pa,
-                      double *pb)
+static size_t positives(const struct vset *v)
 {
-    double a = -3, b = 1;
-    for (int it = 0; it < 50; it++) {
+    size_t pos = 0;
+    for (size_t i = 0; i < v->n; i++)
+        pos += v->y[i];
+    return pos;
+}
+
+/* The acceptance model's linear score of every row under weights w. */
+static void stage1_z(const struct vset *v, const double *w, double *z)
+{
+    for (size_t i = 0; i < v->n; i++) {
+        double x = w[0];
+        for (int d = 0; d < CW_MODEL_NFEAT; d++)
+            x += w[d + 1] * v->f[i][d];
+        z[i] = x;
+    }
+}
+
+/* The rows of case k ranked as the decision ranks them: z1 the acceptance
+ * model's scores, out the re-ranked ones (decide.c's rerank). With raw set,
+ * out is the re-ranker's uncalibrated score (rank_a 0, rank_b 1). */
+static void rank_case(const struct vset *v, size_t k, const double *z1,
+                      const struct settings *st, struct cw__cand *tmp,
+                      double *out)
+{
+    size_t a = v->start[k], e = v->start[k + 1];
+    int n = (int)(e - a), top[CW_RANK_MAX];
+    for (int x = 0; x < n; x++) {
+        tmp[x] = (struct cw__cand){v->item[a + x], z1[a + x]};
+        out[a + x] = z1[a + x] - CW_RANK_DEMOTE;
+    }
+    int nt = cw__rank_select(tmp, n, st->rank_n, top);
+    for (int x = 0; x < nt; x++) {
+        size_t i = a + (size_t)top[x];
+        float r[CW_MODEL_NRANK];
+        cw__rank_features(v->f[i], z1[i], v->hn[i], v->rep[i], r);
+        double sc = 0;
+        for (int d = 0; d < CW_MODEL_NRANK; d++)
+            sc += st->rank_w[d] * r[d];
+        out[i] = st->rank_a + st->rank_b * sc;
+    }
+}
+
+static size_t max_case(const struct vset *v)
+{
+    size_t mx = 1;
+    for (size_t k = 0; k < v->n_cases; k++)
+        if (v->start[k + 1] - v->start[k] > mx)
+            mx = v->start[k + 1] - v->start[k];
+    return mx;
+}
+
+/* The final linear score of every row under st (re-ranked when st has a
+ * re-ranker), as cw_decide computes it. */
+static void final_z(const struct vset *v, const struct settings *st, double *z)
+{
+    stage1_z(v, st->feat_w, z);
+    if (!st->rank_n)
+        return;
+    double *z1 = cw_malloc((v->n + 1) * sizeof(*z1));
+    memcpy(z1, z, v->n * sizeof(*z1));
+    struct cw__cand *tmp = cw_malloc(max_case(v) * sizeof(*tmp));
+    for (size_t k = 0; k < v->n_cases; k++)
+        rank_case(v, k, z1, st, tmp, z);
+    cw_free(tmp);
+    cw_free(z1);
+}
+
+static double platt_loss(const double *x, const uint8_t *y, size_t n, double a,
+                         double b)
+{
+    double l = 0;
+    for (size_t i = 0; i < n; i++) {
+        double z = a + b * x[i];
+        /* -log P(y): log(1 + e^-z) for y, log(1 + e^z) else */
+        double t = y[i] ? -z : z;
+        l += t > 0 ? t + log1p(exp(-t)) : log1p(exp(t));
+    }
+    return l;
+}
+
+/* Platt scaling: P = sigmoid(a + b x) by damped Newton on the log loss
+ * with a small ridge. A monotone map of x, so it calibrates without
+ * reordering what x ranks. */
+void cw__fit_platt(const double *x, const uint8_t *y, size_t n, double *pa,
+                   double *pb)
+{
+    double a = -3, b = 1, f = platt_loss(x, y, n, a, b);
+    for (int it = 0; it < 100; it++) {
         double haa = 1e-6, hab = 0, hbb = 1e-6, ga = 0, gb = 0;
-        for (size_t i = 0; i < v->n; i++) {
-            double x = 0;
-            for (int d = 0; d < CW_MODEL_NFEAT; d++)
-                x += w[d + 1] * v->f[i][d];
-            double pr = cw__sigmoid(a + b * x), r = pr * (1 - pr);
-            ga += pr - v->y[i];
-            gb += (pr - v->y[i]) * x;
+        for (size_t i = 0; i < n; i++) {
+            double pr = cw__sigmoid(a + b * x[i]), r = pr * (1 - pr);
+            ga += pr - y[i];
+            gb += (pr - y[i]) * x[i];
             haa += r;
-            hab += r * x;
-            hbb += r * x * x;
+            hab += r * x[i];
+            hbb += r * x[i] * x[i];
         }
         double det = haa * hbb - hab * hab;
         if (!(det > 0))
             break;
         double da = (hbb * ga - hab * gb) / det,
-               db = (haa * gb - hab * ga) / det;
-        a -= da;
-        b -= db;
-        if (fabs(da) + fabs(db) < 1e-7)
+               db = (haa * gb - hab * ga) / det, f2 = f, t = 1;
+        for (; t > 1e-6; t /= 2) {
+            f2 = platt_loss(x, y, n, a - t * da, b - t * db);
+            if (f2 <= f)
+                break;
+        }
+        if (!(f2 <= f))
+            break;
+        a -= t * da;
+        b -= t * db;
+        int done = f - f2 < 1e-10 * fmax(1, f);
+        f = f2;
+        if (done)
             break;
     }
     *pa = a;
     *pb = b;
 }
 
-/* Hit rate and margin capture of ranking by p * margin^gamma (floor:
- * only candidates with p >= floor * best p may be promoted by margin). */
-static void score_gamma(const struct vset *v, const double *w, double gamma,
+/* Hit rate and margin capture of ranking each case's rows by p *
+ * margin^gamma, p = sigmoid(z) (floor: only candidates with p >= floor *
+ * best p may be promoted by margin). */
+static void score_gamma(const struct vset *v, const double *z, double gamma,
                         double floor, double *hr, double *mc, double *per_case)
 {
     double hits = 0, cap = 0, tot = 0;
-    size_t i = 0;
     for (size_t k = 0; k < v->n_cases; k++) {
-        size_t a = i;
-        while (i < v->n && v->case_of[i] == k)
-            i++;
+        size_t a = v->start[k], e = v->start[k + 1];
         double pbest = 0;
-        for (size_t x = a; x < i; x++) {
-            double z = w[0];
-            for (int d = 0; d < CW_MODEL_NFEAT; d++)
-                z += w[d + 1] * v->f[x][d];
-            double pr = cw__sigmoid(z);
-            if (pr > pbest)
-                pbest = pr;
-        }
+        for (size_t x = a; x < e; x++)
+            pbest = fmax(pbest, cw__sigmoid(z[x]));
         /* top 3 by key; ineligible candidates rank below all eligible */
         double top[3] = {-1, -1, -1};
         int topy[3] = {0, 0, 0};
-        for (size_t x = a; x < i; x++) {
-            double z = w[0];
-            for (int d = 0; d < CW_MODEL_NFEAT; d++)
-                z += w[d + 1] * v->f[x][d];
-            double pr = cw__sigmoid(z);
+        for (size_t x = a; x < e; x++) {
+            double pr = cw__sigmoid(z[x]);
             double key = pr >= floor * pbest
                              ? 1 + pr * pow(fmax(v->margin[x], 1), gamma)
                              : pr;
+            if (pr == 0) /* demoted far below: order by z */
+                key = -1 / (1 + exp(z[x] / 1e3));
             for (int t = 0; t < 3; t++) {
                 if (key > top[t]) {
                     for (int u = 2; u > t; u--) {
@@ -1035,14 +1151,16 @@ static void tune_selection(const struct vset *v, struct settings *st)
     size_t n = v->n_cases;
     double *base = cw_malloc((n + 1) * sizeof(*base));
     double *cur = cw_malloc((n + 1) * sizeof(*cur));
+    double *z = cw_malloc((v->n + 1) * sizeof(*z));
+    final_z(v, st, z);
     double hr0, mc0;
-    score_gamma(v, st->feat_w, 0, 0, &hr0, &mc0, base);
+    score_gamma(v, z, 0, 0, &hr0, &mc0, base);
     double best = mc0;
     st->gamma = 0;
     for (size_t g = 0; g < sizeof(gammas) / sizeof(*gammas); g++) {
         for (size_t f = 0; f < sizeof(floors) / sizeof(*floors); f++) {
             double hr, mc, sum = 0, sq = 0;
-            score_gamma(v, st->feat_w, gammas[g], floors[f], &hr, &mc, cur);
+            score_gamma(v, z, gammas[g], floors[f], &hr, &mc, cur);
             for (size_t k = 0; k < n; k++) {
                 double d = cur[k] - base[k];
                 sum += d;
@@ -1050,43 +1168,328 @@ static void tune_selection(const struct vset *v, struct settings *st)
             }
             double mean = sum / (double)n;
             double var = sq / (double)n - mean * mean;
-            double z = var > 0 ? mean / sqrt(var / (double)n) : 0;
-            if (hr >= HR_KEEP * hr0 && z > GAIN_Z && mc > best) {
+            double zs = var > 0 ? mean / sqrt(var / (double)n) : 0;
+            if (hr >= HR_KEEP * hr0 && zs > GAIN_Z && mc > best) {
                 best = mc;
                 st->gamma = gammas[g];
                 st->floor = floors[f];
             }
         }
     }
+    cw_free(z);
     cw_free(base);
     cw_free(cur);
 }
 
 /* The acceptance model: the weight of the shopper's own history against
  * the item model is chosen by validation hit rate, then Platt scaling turns
- * the blended score into a probability, then the profit weight is chosen.
- * (A full coordinate search over every feature was tried: it fitted the
- * validation split's noise and lost hits on the test split.) */
+ * the blended score into a probability. (A full coordinate search over
+ * every feature was tried: it fitted the validation split's noise and lost
+ * hits on the test split.) */
 static void fit_acceptance(const struct vset *v, struct settings *st)
 {
     static const double betas[] = {0, 0.03, 0.1, 0.3, 1, 3, 10};
     double best_hr = -1, best_beta = 0;
+    double *z = cw_malloc((v->n + 1) * sizeof(*z));
     for (size_t i = 0; i < sizeof(betas) / sizeof(*betas); i++) {
         double w[CW_MODEL_NFEAT + 1] = {0, 1, 0, betas[i]};
         double hr, mc;
-        score_gamma(v, w, 0, 0, &hr, &mc, NULL);
+        stage1_z(v, w, z);
+        score_gamma(v, z, 0, 0, &hr, &mc, NULL);
         if (hr > best_hr + 1e-9) {
             best_hr = hr;
             best_beta = betas[i];
         }
     }
     double w[CW_MODEL_NFEAT + 1] = {0, 1, 0, best_beta}, a, b;
-    fit_platt(v, w, &a, &b);
+    stage1_z(v, w, z);
+    cw__fit_platt(z, v->y, v->n, &a, &b);
+    cw_free(z);
     memset(st->feat_w, 0, sizeof(st->feat_w));
     st->feat_w[0] = a;
     st->feat_w[1] = b;
     st->feat_w[3] = b * best_beta;
-    tune_selection(v, st);
+}
+
+/* ---- the re-ranker -------------------------------------------------- */
+
+#define RANK_N 20    /* candidates re-ranked per decision */
+#define RANK_L2 10.0 /* ridge on the standardized weights */
+#define RANK_MIN_POS 20
+
+/* The top rows of validation cases: re-ranker features, label, case. */
+struct rrows {
+    size_t n, cap, n_cases;
+    float (*r)[CW_MODEL_NRANK];
+    uint8_t *y;
+    size_t *start; /* rows of case k: start[k] .. start[k + 1] */
+    size_t scap;
+};
+
+static void rrows_release(struct rrows *t)
+{
+    cw_free(t->r);
+    cw_free(t->y);
+    cw_free(t->start);
+    memset(t, 0, sizeof(*t));
+}
+
+/* Appends the RANK_N best rows (by the acceptance model under st) of every
+ * case of v whose hidden item is among them (only those can teach the
+ * re-ranker's ranking anything), or of every case with all set (what its
+ * calibration must see: most carts' next item is not among them). */
+static void rrows_add(struct rrows *t, const struct vset *v,
+                      const struct settings *st, int all)
+{
+    double *z = cw_malloc((v->n + 1) * sizeof(*z));
+    stage1_z(v, st->feat_w, z);
+    struct cw__cand *tmp = cw_malloc(max_case(v) * sizeof(*tmp));
+    for (size_t k = 0; k < v->n_cases; k++) {
+        size_t a = v->start[k], e = v->start[k + 1];
+        int n = (int)(e - a), top[CW_RANK_MAX], pos = 0;
+        for (int x = 0; x < n; x++)
+            tmp[x] = (struct cw__cand){v->item[a + x], z[a + x]};
+        int nt = cw__rank_select(tmp, n, RANK_N, top);
+        for (int x = 0; x < nt; x++)
+            pos += v->y[a + (size_t)top[x]];
+        if (!pos && !all)
+            continue;
+        if (!t->n_cases) {
+            CW_GROW(t->start, t->scap, 1);
+            t->start[0] = t->n;
+        }
+        for (int x = 0; x < nt; x++) {
+            size_t i = a + (size_t)top[x];
+            if (t->n == t->cap) {
+                size_t cap = t->cap;
+                CW_GROW(t->r, cap, t->n + 1);
+                t->y = cw_realloc(t->y, cap * sizeof(*t->y));
+                t->cap = cap;
+            }
+            cw__rank_features(v->f[i], z[i], v->hn[i], v->rep[i], t->r[t->n]);
+            t->y[t->n++] = v->y[i];
+        }
+        CW_GROW(t->start, t->scap, t->n_cases + 2);
+        t->start[++t->n_cases] = t->n;
+    }
+    cw_free(tmp);
+    cw_free(z);
+}
+
+/* Negative log-likelihood of the conditional logit (softmax over each
+ * case's rows) with the ridge; x is the standardized feature matrix. */
+static double clogit_nll(const struct rrows *t, const double *x,
+                         const double *w, double l2)
+{
+    double nll = 0;
+    for (size_t k = 0; k < t->n_cases; k++) {
+        double zmax = -INFINITY, zpos = 0, sum = 0;
+        for (size_t i = t->start[k]; i < t->start[k + 1]; i++) {
+            double z = 0;
+            for (int d = 0; d < CW_MODEL_NRANK; d++)
+                z += w[d] * x[i * CW_MODEL_NRANK + d];
+            zmax = fmax(zmax, z);
+        }
+        for (size_t i = t->start[k]; i < t->start[k + 1]; i++) {
+            double z = 0;
+            for (int d = 0; d < CW_MODEL_NRANK; d++)
+                z += w[d] * x[i * CW_MODEL_NRANK + d];
+            sum += exp(z - zmax);
+            if (t->y[i])
+                zpos = z;
+        }
+        nll -= zpos - zmax - log(sum);
+    }
+    for (int d = 0; d < CW_MODEL_NRANK; d++)
+        nll += 0.5 * l2 * w[d] * w[d];
+    return nll;
+}
+
+/* Solves a x = b (n x n, in place) by Gaussian elimination with partial
+ * pivoting; returns -1 when singular. */
+static int solve_small(double *a, double *b, int n)
+{
+    for (int c = 0; c < n; c++) {
+        int p = c;
+        for (int r = c + 1; r < n; r++)
+            if (fabs(a[r * n + c]) > fabs(a[p * n + c]))
+                p = r;
+        if (!(fabs(a[p * n + c]) > 1e-12))
+            return -1;
+        for (int j = 0; j < n; j++) {
+            double t = a[c * n + j];
+            a[c * n + j] = a[p * n + j];
+            a[p * n + j] = t;
+        }
+        double t = b[c];
+        b[c] = b[p];
+        b[p] = t;
+        for (int r = c + 1; r < n; r++) {
+            double f = a[r * n + c] / a[c * n + c];
+            for (int j = c; j < n; j++)
+                a[r * n + j] -= f * a[c * n + j];
+            b[r] -= f * b[c];
+        }
+    }
+    for (int c = n - 1; c >= 0; c--) {
+        for (int j = c + 1; j < n; j++)
+            b[c] -= a[c * n + j] * b[j];
+        b[c] /= a[c * n + c];
+    }
+    return 0;
+}
+
+/* Fits the conditional logit P(row i is the case's next item) = softmax
+ * over the case of w . r_i, by damped Newton on standardized features with
+ * a ridge; the weights are returned on the raw features. Returns 0, or -1
+ * when there is too little to fit. */
+int cw__fit_clogit(const float (*r)[CW_MODEL_NRANK], const uint8_t *y,
+                   const size_t *start, size_t n_cases, double l2,
+                   double w_out[CW_MODEL_NRANK])
+{
+    enum { D = CW_MODEL_NRANK };
+    struct rrows t = {0};
+    t.n = start[n_cases];
+    t.n_cases = n_cases;
+    t.y = (uint8_t *)y;
+    t.start = (size_t *)start;
+    if (!t.n || !n_cases)
+        return -1;
+    double mu[D] = {0}, sd[D] = {0};
+    for (size_t i = 0; i < t.n; i++)
+        for (int d = 0; d < D; d++)
+            mu[d] += r[i][d];
+    for (int d = 0; d < D; d++)
+        mu[d] /= (double)t.n;
+    for (size_t i = 0; i < t.n; i++)
+        for (int d = 0; d < D; d++)
+            sd[d] += (r[i][d] - mu[d]) * (r[i][d] - mu[d]);
+    for (int d = 0; d < D; d++)
+        sd[d] = sqrt(sd[d] / (double)t.n) + 1e-9;
+    double *x = cw_malloc(t.n * D * sizeof(*x));
+    for (size_t i = 0; i < t.n; i++)
+        for (int d = 0; d < D; d++)
+            x[i * D + d] = (r[i][d] - mu[d]) / sd[d];
+    double w[D] = {0}, f = clogit_nll(&t, x, w, l2);
+    double *p = cw_malloc(((size_t)t.n + 1) * sizeof(*p));
+    for (int it = 0; it < 30; it++) {
+        double g[D] = {0}, h[D * D] = {0};
+        for (size_t k = 0; k < n_cases; k++) {
+            size_t a = start[k], e = start[k + 1];
+            double zmax = -INFINITY, sum = 0, ex[D] = {0};
+            for (size_t i = a; i < e; i++) {
+                double z = 0;
+                for (int d = 0; d < D; d++)
+                    z += w[d] * x[i * D + d];
+                p[i] = z;
+                zmax = fmax(zmax, z);
+            }
+            for (size_t i = a; i < e; i++)
+                sum += (p[i] = exp(p[i] - zmax));
+            for (size_t i = a; i < e; i++) {
+                p[i] /= sum;
+                const double *xi = x + i * D;
+                for (int d = 0; d < D; d++) {
+                    ex[d] += p[i] * xi[d];
+                    g[d] += (y[i] ? xi[d] : 0);
+                    for (int q = 0; q < D; q++)
+                        h[d * D + q] += p[i] * xi[d] * xi[q];
+                }
+            }
+            for (int d = 0; d < D; d++) {
+                g[d] -= ex[d];
+                for (int q = 0; q < D; q++)
+                    h[d * D + q] -= ex[d] * ex[q];
+            }
+        }
+        for (int d = 0; d < D; d++) {
+            g[d] -= l2 * w[d];
+            h[d * D + d] += l2;
+        }
+        if (solve_small(h, g, D))
+            break;
+        double step = 1, f2 = f, w2[D];
+        for (; step > 1e-6; step /= 2) {
+            for (int d = 0; d < D; d++)
+                w2[d] = w[d] + step * g[d];
+            f2 = clogit_nll(&t, x, w2, l2);
+            if (f2 <= f + 1e-12)
+                break;
+        }
+        if (!(f2 <= f + 1e-12))
+            break;
+        memcpy(w, w2, sizeof(w));
+        int done = f - f2 < 1e-9 * fmax(1, fabs(f));
+        f = f2;
+        if (done)
+            break;
+    }
+    for (int d = 0; d < D; d++)
+        w_out[d] = w[d] / sd[d];
+    cw_free(p);
+    cw_free(x);
+    return 0;
+}
+
+static int rrows_fit(const struct rrows *t, double w[CW_MODEL_NRANK])
+{
+    size_t pos = 0;
+    for (size_t i = 0; i < t->n; i++)
+        pos += t->y[i];
+    if (pos < RANK_MIN_POS)
+        return -1;
+    return cw__fit_clogit((const float(*)[CW_MODEL_NRANK])t->r, t->y, t->start,
+                          t->n_cases, RANK_L2, w);
+}
+
+/* The re-ranker, fitted on two validation folds (a: carts after the first
+ * 80% of the training orders, scored by a model of those; b: after 90%),
+ * and kept only if, fitted on fold a alone, it ranks fold b's carts better
+ * than the acceptance model does: a re-ranker is a dozen weights learned
+ * from a thousand-odd carts, and it has to earn its place on carts it has
+ * not seen. Then fitted on both folds and calibrated (Platt) on them. */
+static void fit_reranker(const struct vset *va, const struct vset *vb,
+                         struct settings *st)
+{
+    struct rrows ta = {0};
+    rrows_add(&ta, va, st, 0);
+    double w[CW_MODEL_NRANK];
+    if (rrows_fit(&ta, w)) {
+        rrows_release(&ta);
+        return;
+    }
+    double *z = cw_malloc((vb->n + 1) * sizeof(*z));
+    double hr1, hr2, mc;
+    stage1_z(vb, st->feat_w, z);
+    score_gamma(vb, z, 0, 0, &hr1, &mc, NULL);
+    struct settings trial = *st;
+    trial.rank_n = RANK_N;
+    memcpy(trial.rank_w, w, sizeof(w));
+    trial.rank_a = 0;
+    trial.rank_b = 1;
+    final_z(vb, &trial, z);
+    score_gamma(vb, z, 0, 0, &hr2, &mc, NULL);
+    cw_free(z);
+    if (hr2 > hr1) {
+        rrows_add(&ta, vb, st, 0); /* both folds */
+        if (!rrows_fit(&ta, w)) {
+            struct rrows tc = {0};
+            rrows_add(&tc, va, st, 1);
+            rrows_add(&tc, vb, st, 1);
+            double *x = cw_malloc((tc.n + 1) * sizeof(*x));
+            for (size_t i = 0; i < tc.n; i++) {
+                x[i] = 0;
+                for (int d = 0; d < CW_MODEL_NRANK; d++)
+                    x[i] += w[d] * tc.r[i][d];
+            }
+            st->rank_n = RANK_N;
+            memcpy(st->rank_w, w, sizeof(w));
+            cw__fit_platt(x, tc.y, tc.n, &st->rank_a, &st->rank_b);
+            cw_free(x);
+            rrows_release(&tc);
+        }
+    }
+    rrows_release(&ta);
 }
 
 int cw_train(struct cw_model *out, const struct cw_train_input *in,
@@ -1103,7 +1506,7 @@ int cw_train(struct cw_model *out, const struct cw_train_input *in,
     memcpy(st.feat_w, default_w, sizeof(default_w));
     st.floor = 0.25;
     st.lambda = p->ease_lambda > 0 ? p->ease_lambda : 100;
-    size_t split = in->n_baskets * 9 / 10;
+    size_t split = in->n_baskets * 9 / 10, split_a = in->n_baskets * 8 / 10;
     if (p->tune && split >= 10 && in->n_baskets - split >= 10) {
         if (p->ease_lambda <= 0)
             st.lambda = tune_lambda(in, p, split);
@@ -1113,15 +1516,27 @@ int cw_train(struct cw_model *out, const struct cw_train_input *in,
         int rc = build(&sub, &sub_in, p, &st, err);
         if (rc)
             return rc;
-        struct vset v;
-        collect(&v, &sub, in, split);
-        size_t pos = 0;
-        for (size_t i = 0; i < v.n; i++)
-            pos += v.y[i];
-        if (pos >= 20)
-            fit_acceptance(&v, &st);
-        vset_release(&v);
+        struct vset vb;
+        collect(&vb, &sub, in, split, in->n_baskets);
         cw_model_release(&sub);
+        if (positives(&vb) >= 20) {
+            fit_acceptance(&vb, &st);
+            if (split_a >= 10 && split - split_a >= 10) {
+                sub_in.n_baskets = split_a;
+                rc = build(&sub, &sub_in, p, &st, err);
+                if (rc) {
+                    vset_release(&vb);
+                    return rc;
+                }
+                struct vset va;
+                collect(&va, &sub, in, split_a, split);
+                cw_model_release(&sub);
+                fit_reranker(&va, &vb, &st);
+                vset_release(&va);
+            }
+            tune_selection(&vb, &st);
+        }
+        vset_release(&vb);
     }
     return build(out, in, p, &st, err);
 }

@@ -29,6 +29,35 @@ int cw__decide_candidates(const struct cw_model *m, struct cw_scratch *s,
 void cw__cand_features(const struct cw_model *m, const struct cw_scratch *s,
                        uint32_t item, float f[CW_MODEL_NFEAT]);
 
+/* The shopper's orders with item, for the last request decided with s. */
+float cw__cand_hist_n(const struct cw_scratch *s, uint32_t item);
+
+/* The re-ranker (decide.c): at most CW_RANK_MAX candidates are re-ranked;
+ * the others drop CW_RANK_DEMOTE in linear score. */
+#define CW_RANK_MAX 64
+#define CW_RANK_DEMOTE 1000.0
+
+/* The re-ranker's features of a candidate from its acceptance features f,
+ * its acceptance model's linear score z1, the shopper's orders with it (hn)
+ * and its repeat rate. */
+void cw__rank_features(const float f[CW_MODEL_NFEAT], double z1, float hn,
+                       float rep, float out[CW_MODEL_NRANK]);
+
+/* Indexes into c of its best min(top_n, CW_RANK_MAX) candidates by z
+ * (ties: lower item first), best first, written to top; returns how many. */
+int cw__rank_select(const struct cw__cand *c, int n, unsigned top_n, int *top);
+
+/* Fitting (train.c), exposed for tests. Platt scaling: P = sigmoid(a + b
+ * x) fitted to labels y by Newton on the log loss. */
+void cw__fit_platt(const double *x, const uint8_t *y, size_t n, double *a,
+                   double *b);
+/* Conditional logit: P(row i is the one chosen in its case) = softmax over
+ * the case's rows (start[k] .. start[k + 1]) of w . r_i, with a ridge l2 on
+ * the standardized weights. Returns 0 with w on the raw features, or -1. */
+int cw__fit_clogit(const float (*r)[CW_MODEL_NRANK], const uint8_t *y,
+                   const size_t *start, size_t n_cases, double l2,
+                   double w[CW_MODEL_NRANK]);
+
 static inline double cw__sigmoid(double z)
 {
     return 1.0 / (1.0 + __builtin_exp(-z));
