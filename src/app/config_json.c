@@ -281,6 +281,20 @@ typedef int (*nested_fn)(json_t *v, const char *key, const char *path,
 
 /* Walks obj's keys through keys[]: scalars are parsed into base, nested
  * ones handed to fn. */
+/* The JSON path of a member: path.name, or path[i] when name is NULL. A
+ * path past SUB_MAX bytes is cut (no key of the configuration is that deep,
+ * so it is only ever named in an "unknown key" error). */
+#define SUB_MAX 256
+static void sub_path(char out[SUB_MAX], const char *path, const char *name,
+                     size_t i)
+{
+    int n = name
+                ? snprintf(out, SUB_MAX, "%s%s%s", path, *path ? "." : "", name)
+                : snprintf(out, SUB_MAX, "%s[%zu]", path, i);
+    if (n < 0)
+        out[0] = '\0';
+}
+
 static int parse_object(json_t *obj, const char *path, const struct ckey *keys,
                         size_t n, char *base, nested_fn fn, struct cw_buf *err)
 {
@@ -290,8 +304,8 @@ static int parse_object(json_t *obj, const char *path, const struct ckey *keys,
     json_t *v;
     json_object_foreach(obj, name, v)
     {
-        char sub[256];
-        snprintf(sub, sizeof(sub), "%s%s%s", path, *path ? "." : "", name);
+        char sub[SUB_MAX];
+        sub_path(sub, path, name, 0);
         const struct ckey *k = find_key(keys, n, name);
         if (!k)
             return bad(err, sub, "unknown key");
@@ -313,8 +327,8 @@ static int parse_names(json_t *v, const char *path, char (*out)[CW_INC_SKU_MAX],
     static const struct ckey name = {"", T_NAME, 0};
     *n = 0;
     for (size_t i = 0; i < json_array_size(v); i++) {
-        char sub[256];
-        snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+        char sub[SUB_MAX];
+        sub_path(sub, path, NULL, i);
         int rc =
             parse_scalar(json_array_get(v, i), &name, sub, (char *)out[i], err);
         if (rc < 0)
@@ -344,8 +358,8 @@ static int nested_tier(json_t *v, const char *key, const char *path, char *base,
         return cw_err(err, CW_EINVAL, "%s: at most %d", path, CW_INC_RUNGS_MAX);
     t->n_rungs = 0;
     for (size_t i = 0; i < json_array_size(v); i++) {
-        char sub[256];
-        snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+        char sub[SUB_MAX];
+        sub_path(sub, path, NULL, i);
         int rc = parse_money(json_array_get(v, i), sub, &t->rungs[i], err);
         if (rc < 0)
             return rc;
@@ -368,8 +382,8 @@ static int nested_offer(json_t *v, const char *key, const char *path,
                       CW_INC_BREAKS_MAX);
     b->n_breaks = 0;
     for (size_t i = 0; i < json_array_size(v); i++) {
-        char sub[256];
-        snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+        char sub[SUB_MAX];
+        sub_path(sub, path, NULL, i);
         memset(&b->breaks[i], 0, sizeof(b->breaks[i]));
         int rc =
             parse_object(json_array_get(v, i), sub, break_keys, N(break_keys),
@@ -403,8 +417,8 @@ static int nested_bundles(json_t *v, const char *key, const char *path,
     size_t *n = offers ? &c->n_bundles : &c->n_groups;
     *n = 0;
     for (size_t i = 0; i < json_array_size(v); i++) {
-        char sub[256];
-        snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+        char sub[SUB_MAX];
+        sub_path(sub, path, NULL, i);
         int rc;
         if (offers) {
             memset(&c->bundles[i], 0, sizeof(c->bundles[i]));
@@ -454,8 +468,8 @@ static int nested_top(json_t *v, const char *key, const char *path, char *base,
                       CW_INC_TIERS_MAX);
     c->n_tiers = 0;
     for (size_t i = 0; i < json_array_size(v); i++) {
-        char sub[256];
-        snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+        char sub[SUB_MAX];
+        sub_path(sub, path, NULL, i);
         struct cw_tier *t = &c->tiers[i];
         memset(t, 0, sizeof(*t));
         t->gift_cost = CW_MONEY_UNKNOWN;

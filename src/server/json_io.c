@@ -56,12 +56,15 @@ int cw_srv_fail(struct cw_srv_error *e, int status, const char *code,
 static const char *fpath(char *out, size_t size, const char *base,
                          const char *name)
 {
+    int n;
     if (!base || !*base)
-        snprintf(out, size, "%s", name);
+        n = snprintf(out, size, "%s", name);
     else if (!name || !*name)
-        snprintf(out, size, "%s", base);
+        n = snprintf(out, size, "%s", base);
     else
-        snprintf(out, size, "%s.%s", base, name);
+        n = snprintf(out, size, "%s.%s", base, name);
+    if (n < 0)
+        out[0] = '\0'; /* a longer path is cut: still names the field */
     return out;
 }
 
