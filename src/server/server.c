@@ -208,6 +208,7 @@ static struct cw_req *req_new(struct cw_srv *srv, struct MHD_Connection *c,
     r->status = 0;
     r->error_code = NULL;
     r->allow[0] = '\0';
+    r->location[0] = '\0';
     r->retry_after = 0;
     r->content_type = NULL;
     r->web_page = 0;
@@ -285,6 +286,8 @@ void cw_srv_reply(struct cw_req *r, int status)
         add_header(resp, "Vary", "Origin");
     if (r->allow[0])
         add_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+    if (r->location[0])
+        add_header(resp, MHD_HTTP_HEADER_LOCATION, r->location);
     if (r->web_page) {
         /* the pages run only their own scripts, and call only this API */
         add_header(resp, "Content-Security-Policy",
@@ -421,6 +424,21 @@ static void client_ip(struct cw_req *r)
 
 /* ---- the checks of the first call ---- */
 
+/* r->path + "/" is a web page's directory (h_web.c's pages). */
+static int web_dir(const struct cw_req *r)
+{
+    char dir[sizeof(r->path) + 1];
+    int known;
+    size_t n = strlen(r->path);
+    if (n + 2 > sizeof(dir))
+        return 0;
+    memcpy(dir, r->path, n);
+    dir[n] = '/';
+    dir[n + 1] = '\0';
+    long ix = cw_srv_route_find(dir, "GET", &known, NULL, 0);
+    return ix >= 0 && cw_srv_routes[ix].fn == cw_h_web;
+}
+
 /* origin is scheme://host where host is the request's Host: the caller is
  * a page of this server (the widget demo, the dashboard). A browser sets
  * both headers itself, so a page elsewhere cannot pass for one of ours. */
@@ -544,13 +562,18 @@ static void start(struct cw_req *r)
                 return;
             }
         }
-        if (known)
+        if (known) {
             cw_srv_reply_fail(r, 405, "method_not_allowed", NULL,
                               "%s is not allowed on %s (allowed: %s)",
                               r->method, r->path, r->allow);
-        else
+        } else if (!strcmp(r->method, "GET") && web_dir(r)) {
+            /* /dashboard -> /dashboard/, as a merchant would type it */
+            snprintf(r->location, sizeof(r->location), "%s/", r->path);
+            cw_srv_reply(r, 308);
+        } else {
             cw_srv_reply_fail(r, 404, "not_found", NULL, "no route %s %s",
                               r->method, r->path);
+        }
         return;
     }
     r->allow[0] = '\0';

@@ -438,6 +438,7 @@ struct cw_req {
     int status;
     const char *error_code;   /* for the log */
     char allow[64];           /* 405: Allow */
+    char location[208];       /* 308: Location */
     int retry_after;          /* 429, 503: seconds */
     const char *content_type; /* NULL: application/json */
     int web_page;             /* an HTML page: its security headers */

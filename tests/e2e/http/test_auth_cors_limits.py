@@ -86,7 +86,7 @@ class AuthCorsTest(ServerTest):
 
     def test_404(self):
         for method, path in (("GET", "/nope"), ("GET", "/v1"), ("GET", "/v1/"),
-                             ("GET", "/demo"), ("GET", "/web/../web/style.css"),
+                             ("POST", "/demo"), ("GET", "/web/../web/style.css"),
                              ("GET", "/widget/other.js"),
                              ("POST", "/v1/nope"), ("GET", "/v1/decide/extra"),
                              ("GET", "/livez/x"), ("GET", "/v1/openapi.yaml"),

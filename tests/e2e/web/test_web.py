@@ -167,6 +167,15 @@ class WebTest(unittest.TestCase):
 
     # -- the demo store --
 
+    def test_directories_redirect(self):
+        for page in ("demo", "dashboard"):
+            r = self.srv.get(f"/{page}")
+            self.assertEqual(r.status, 308, r)
+            self.assertEqual(r.header("Location"), f"/{page}/")
+        self.driver.get(f"{self.url}/dashboard")
+        self.assertEqual(self.driver.current_url, f"{self.url}/dashboard/")
+        self.assertEqual(self.driver.title, "cartwise dashboard")
+
     def test_demo_store(self):
         pk = self.store.public
         d = self.driver
