@@ -101,6 +101,13 @@ struct cw_store_ops {
      * strings stay valid until the next call on s. */
     int (*find_key)(struct cw_store *s, const char *hash,
                     struct cw_key_rec *out, struct cw_buf *err);
+    /* Every key in the order made, without its hash (NULL in the record). */
+    int (*scan_keys)(struct cw_store *s,
+                     int (*cb)(void *ctx, const struct cw_key_rec *k),
+                     void *ctx, struct cw_buf *err);
+    /* Revokes key id: 1 revoked now, 0 it was already, CW_ENOENT when no
+     * key has that id. A revoked key never works again. */
+    int (*revoke_key)(struct cw_store *s, const char *id, struct cw_buf *err);
     /* Records a webhook delivery id (dedupe); body kept for reprocessing. */
     int (*put_webhook)(struct cw_store *s, const char *id, const char *topic,
                        const char *shop, const char *body, struct cw_buf *err);

@@ -1,11 +1,16 @@
 /*
- * cmd_keys.c: `cartwise keys create`, API keys for the HTTP server.
+ * cmd_keys.c: `cartwise keys create|list|revoke`, API keys for the HTTP
+ * server.
  *
  * A key is printed once, alone on the last line of stdout, and stored only
  * as hex HMAC-SHA256(pepper, key) (the pepper lives in the store's meta
  * table, created on first use). A public key's --origin list is kept with
  * it (its allowed CORS origins) and merged into meta "cors_key_origins",
  * which the server reads to answer CORS preflights, which carry no key.
+ * `list` shows every key without its secret; `revoke ID` disables a key for
+ * good and rebuilds "cors_key_origins" from the public keys still valid. A
+ * running server stops accepting a revoked key within a minute (its key
+ * cache, src/server/auth.c).
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -129,6 +134,121 @@ static int create(struct cw_cli *cli, enum cw_key_kind kind,
     return rc;
 }
 
+struct key_list {
+    struct cw_buf *out;
+    int json;
+    size_t n;
+    struct cw_buf origins; /* revoke: the public keys' still valid */
+};
+
+static int list_one(void *ctx, const struct cw_key_rec *k)
+{
+    struct key_list *l = ctx;
+    struct cw_buf *b = l->out;
+    if (l->json) {
+        cw_buf_adds(b, l->n ? ",{\"id\":" : "{\"id\":");
+        cw_buf_add_json_str(b, k->id);
+        cw_buf_adds(b, ",\"kind\":");
+        cw_buf_add_json_str(b, k->kind);
+        cw_buf_adds(b, ",\"created_at\":");
+        cw_buf_add_json_str(b, k->created_at ? k->created_at : "");
+        cw_buf_adds(b, ",\"origins\":");
+        if (k->origins)
+            cw_buf_add_json_str(b, k->origins);
+        else
+            cw_buf_adds(b, "null");
+        cw_buf_addf(b, ",\"revoked\":%s}", k->revoked ? "true" : "false");
+    } else {
+        cw_buf_addf(b, "%-22s %-6s %-20s %-7s %s\n", k->id, k->kind,
+                    k->created_at ? k->created_at : "",
+                    k->revoked ? "revoked" : "valid",
+                    k->origins ? k->origins : "");
+    }
+    l->n++;
+    return 0;
+}
+
+static int list(struct cw_cli *cli)
+{
+    struct cw_store *s;
+    int rc = cw_cli_open_store(cli, &s);
+    if (rc != CW_EXIT_OK)
+        return rc;
+    struct cw_buf b = CW_BUF_INIT, err = CW_BUF_INIT;
+    struct key_list l = {&b, cli->json, 0, CW_BUF_INIT};
+    if (cli->json)
+        cw_buf_adds(&b, "{\"keys\":[");
+    else
+        cw_buf_addf(&b, "%-22s %-6s %-20s %-7s %s\n", "id", "kind", "created",
+                    "state", "origins");
+    int code = s->ops->scan_keys(s, list_one, &l, &err);
+    if (cli->json)
+        cw_buf_adds(&b, "]}\n");
+    if (code < 0) {
+        rc = cw_cli_error("cannot list the keys: %s",
+                          err.len ? cw_buf_str(&err) : cw_strerror(code));
+    } else {
+        if (!cli->json && l.n == 0)
+            cw_buf_adds(&b, "(none: cartwise keys create --kind "
+                            "public|secret)\n");
+        rc = cw_cli_emit(&b);
+    }
+    cw_buf_release(&b);
+    cw_buf_release(&err);
+    cw_store_close(s);
+    return rc;
+}
+
+static int valid_origins(void *ctx, const struct cw_key_rec *k)
+{
+    struct key_list *l = ctx;
+    if (!k->revoked && k->origins && !strcmp(k->kind, "public"))
+        cw_buf_addf(&l->origins, "%s%s", l->origins.len ? " " : "", k->origins);
+    return 0;
+}
+
+static int revoke(struct cw_cli *cli, const char *id)
+{
+    struct cw_store *s;
+    int rc = cw_cli_open_store(cli, &s);
+    if (rc != CW_EXIT_OK)
+        return rc;
+    struct cw_buf err = CW_BUF_INIT;
+    struct key_list l = {NULL, 0, 0, CW_BUF_INIT};
+    int code = s->ops->begin(s, &err), revoked = 0;
+    if (code == 0)
+        code = revoked = s->ops->revoke_key(s, id, &err);
+    if (code >= 0)
+        code = s->ops->scan_keys(s, valid_origins, &l, &err);
+    if (code >= 0)
+        code = s->ops->meta_set(s, "cors_key_origins", cw_buf_str(&l.origins),
+                                &err);
+    if (code >= 0)
+        code = s->ops->commit(s, &err);
+    else
+        s->ops->rollback(s, NULL);
+    if (code < 0) {
+        rc = cw_cli_error("cannot revoke %s: %s", id,
+                          err.len ? cw_buf_str(&err) : cw_strerror(code));
+    } else {
+        struct cw_buf b = CW_BUF_INIT;
+        if (cli->json)
+            cw_buf_addf(&b, "{\"id\":\"%s\",\"revoked\":true,\"already\":%s}\n",
+                        id, revoked ? "false" : "true");
+        else
+            cw_buf_addf(&b,
+                        "%s %s: a running server refuses it within a "
+                        "minute\n",
+                        revoked ? "revoked" : "already revoked", id);
+        rc = cw_cli_emit(&b);
+        cw_buf_release(&b);
+    }
+    cw_buf_release(&l.origins);
+    cw_buf_release(&err);
+    cw_store_close(s);
+    return rc;
+}
+
 int cw_cmd_keys(int argc, char **argv, struct cw_cli *cli)
 {
     enum {
@@ -180,12 +300,29 @@ int cw_cmd_keys(int argc, char **argv, struct cw_cli *cli)
             rc = cw_cli_common_opt(cli, c, argv);
         }
     }
+    const char *sub = optind < argc ? argv[optind] : NULL;
+    int listing = sub && !strcmp(sub, "list");
+    int revoking = sub && !strcmp(sub, "revoke");
+    if (rc == CW_CLI_CONTINUE && (listing || revoking)) {
+        size_t want = revoking ? 2 : 1;
+        if ((size_t)(argc - optind) < want)
+            rc = cw_cli_usage_error(cli, "keys revoke wants the key's id (see "
+                                         "keys list)");
+        else if ((size_t)(argc - optind) > want)
+            rc = cw_cli_usage_error(cli, "unexpected argument '%s'",
+                                    argv[optind + want]);
+        else if (kind != CW_KEY_NONE || norigins)
+            rc = cw_cli_usage_error(cli, "--kind and --origin are for keys "
+                                         "create");
+        else
+            rc = listing ? list(cli) : revoke(cli, argv[optind + 1]);
+    }
     if (rc == CW_CLI_CONTINUE) {
-        if (optind >= argc)
-            rc = cw_cli_usage_error(cli, "missing subcommand (create)");
-        else if (strcmp(argv[optind], "create"))
-            rc = cw_cli_usage_error(cli, "unknown subcommand '%s'",
-                                    argv[optind]);
+        if (!sub)
+            rc = cw_cli_usage_error(
+                cli, "missing subcommand (create, list, revoke)");
+        else if (strcmp(sub, "create"))
+            rc = cw_cli_usage_error(cli, "unknown subcommand '%s'", sub);
         else if (optind + 1 < argc)
             rc = cw_cli_usage_error(cli, "unexpected argument '%s'",
                                     argv[optind + 1]);

@@ -78,10 +78,12 @@ const struct cw_cli_cmd cw_cli_commands[] = {
      "\n"
      "The whole file is one transaction: on any error nothing is written.\n"
      "Importing the same file again adds nothing.\n"},
-    {"keys", cw_cmd_keys, "create API keys for the HTTP server",
+    {"keys", cw_cmd_keys, "create, list and revoke API keys",
      "cartwise keys create --kind public|secret [--origin URL ...] [--db "
      "PATH]\n"
      "                     [--json]\n"
+     "       cartwise keys list [--db PATH] [--json]\n"
+     "       cartwise keys revoke ID [--db PATH] [--json]\n"
      "\n"
      "  --kind KIND      public (pk_...: decide and storefront events, safe "
      "in\n"
@@ -91,7 +93,10 @@ const struct cw_cli_cmd cw_cli_commands[] = {
      "repeatable\n"
      "\n"
      "The key is printed once, alone on the last line; only its hash is "
-     "stored.\n"},
+     "stored.\n"
+     "list shows every key's id, kind, creation time, state and origins,\n"
+     "never the key. revoke disables the key with that id for good; a\n"
+     "running server refuses it within a minute.\n"},
     {"recommend", cw_cmd_recommend, "recommend add-ons for a cart",
      "cartwise recommend --cart SKU[:QTY],... [--customer ID]\n"
      "                   [--placement product|cart|checkout] [--k N]\n"

@@ -132,6 +132,10 @@
     X(KEY_FIND,                                                                \
       "SELECT id, kind, hash, created_at, origins, revoked FROM api_keys "     \
       "WHERE hash = ?1")                                                       \
+    X(KEY_SCAN, "SELECT id, kind, created_at, origins, revoked FROM "          \
+                "api_keys ORDER BY created_at, rowid")                         \
+    X(KEY_REVOKED, "SELECT revoked FROM api_keys WHERE id = ?1")               \
+    X(KEY_REVOKE, "UPDATE api_keys SET revoked = 1 WHERE id = ?1")             \
     X(WEBHOOK_PUT,                                                             \
       "INSERT INTO webhooks(id, topic, shop, body, received_at) "              \
       "VALUES (?1, ?2, ?3, ?4, " NOW_SQL ") ON CONFLICT(id) DO NOTHING")       \
@@ -776,6 +780,51 @@ static int sq_find_key(struct cw_store *s, const char *hash,
     return code;
 }
 
+static int sq_scan_keys(struct cw_store *s,
+                        int (*cb)(void *ctx, const struct cw_key_rec *k),
+                        void *ctx, struct cw_buf *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st = q->st[ST_KEY_SCAN];
+    int rc = scan_start(q, st, "api_keys", err);
+    if (rc)
+        return rc;
+    int stop = 0;
+    while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct cw_key_rec k = {
+            .id = col_text(st, 0),
+            .kind = col_text(st, 1),
+            .created_at = col_text(st, 2),
+            .origins = col_text(st, 3),
+            .revoked = sqlite3_column_int(st, 4) != 0,
+        };
+        stop = cb(ctx, &k);
+    }
+    return scan_end(q, st, rc, stop, "api_keys", err);
+}
+
+static int sq_revoke_key(struct cw_store *s, const char *id, struct cw_buf *err)
+{
+    struct sq *q = sq_of(s);
+    if (!id || !*id)
+        return cw_err(err, CW_EINVAL, "revoke: no key id");
+    struct bind b = {q->st[ST_KEY_REVOKED], 0, SQLITE_OK};
+    bind_text(&b, id);
+    int rc = b.rc == SQLITE_OK ? sqlite3_step(b.st) : b.rc;
+    int was = rc == SQLITE_ROW ? sqlite3_column_int(b.st, 0) != 0 : 0;
+    finish(b.st);
+    if (rc == SQLITE_DONE)
+        return cw_err(err, CW_ENOENT, "no key with id '%s'", id);
+    if (rc != SQLITE_ROW)
+        return sqerr(q, rc, err, "key '%s'", id);
+    if (was)
+        return 0;
+    struct bind u = {q->st[ST_KEY_REVOKE], 0, SQLITE_OK};
+    bind_text(&u, id);
+    int code = run(q, &u, err, "key '%s'", id);
+    return code ? code : 1;
+}
+
 static int sq_put_webhook(struct cw_store *s, const char *id, const char *topic,
                           const char *shop, const char *body,
                           struct cw_buf *err)
@@ -924,6 +973,8 @@ static const struct cw_store_ops sqlite_ops = {
     .scan_decisions = sq_scan_decisions,
     .put_key = sq_put_key,
     .find_key = sq_find_key,
+    .scan_keys = sq_scan_keys,
+    .revoke_key = sq_revoke_key,
     .put_webhook = sq_put_webhook,
     .meta_get = sq_meta_get,
     .meta_set = sq_meta_set,

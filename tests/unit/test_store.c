@@ -230,6 +230,7 @@ static void test_open_creates_schema(void **state)
         (void (*)(void))o->put_event,     (void (*)(void))o->put_decision,
         (void (*)(void))o->scan_events,   (void (*)(void))o->scan_decisions,
         (void (*)(void))o->put_key,       (void (*)(void))o->find_key,
+        (void (*)(void))o->scan_keys,     (void (*)(void))o->revoke_key,
         (void (*)(void))o->put_webhook,
     };
     /* every member of the table is listed above */
@@ -1090,6 +1091,54 @@ static void test_keys(void **state)
     cw_store_close(s);
 }
 
+/* Collects scan_keys' records as "id kind revoked origins|-" lines. */
+static int key_line(void *ctx, const struct cw_key_rec *k)
+{
+    struct cw_buf *b = ctx;
+    assert_null(k->hash); /* a listing never carries the secret's hash */
+    assert_non_null(k->created_at);
+    cw_buf_addf(b, "%s %s %d %s\n", k->id, k->kind, k->revoked,
+                k->origins ? k->origins : "-");
+    return 0;
+}
+
+static void test_key_list_and_revoke(void **state)
+{
+    struct fx *f = *state;
+    struct cw_store *s = open_ok(f->db);
+    const struct cw_store_ops *o = s->ops;
+    struct cw_buf b = CW_BUF_INIT, err = CW_BUF_INIT;
+    assert_int_equal(o->scan_keys(s, key_line, &b, NULL), 0);
+    assert_string_equal(cw_buf_str(&b), "");
+    /* made in this order within one second: listed in this order */
+    struct cw_key_rec k[] = {
+        {"sk_live_zz", "secret", "h1", "2024-01-01T00:00:00Z", NULL, 0},
+        {"pk_live_aa", "public", "h2", "2024-01-01T00:00:00Z", "https://a.b",
+         0},
+    };
+    for (size_t i = 0; i < 2; i++)
+        assert_int_equal(o->put_key(s, &k[i], NULL), 1);
+    assert_int_equal(o->scan_keys(s, key_line, &b, NULL), 0);
+    assert_string_equal(cw_buf_str(&b), "sk_live_zz secret 0 -\n"
+                                        "pk_live_aa public 0 https://a.b\n");
+    assert_int_equal(o->revoke_key(s, "pk_live_aa", NULL), 1);
+    assert_int_equal(o->revoke_key(s, "pk_live_aa", NULL), 0);
+    assert_int_equal(o->revoke_key(s, "pk_live_nope", &err), CW_ENOENT);
+    assert_non_null(strstr(cw_buf_str(&err), "pk_live_nope"));
+    assert_int_equal(o->revoke_key(s, "", NULL), CW_EINVAL);
+    cw_buf_reset(&b);
+    assert_int_equal(o->scan_keys(s, key_line, &b, NULL), 0);
+    assert_string_equal(cw_buf_str(&b), "sk_live_zz secret 0 -\n"
+                                        "pk_live_aa public 1 https://a.b\n");
+    /* the lookup by hash sees it revoked too */
+    struct cw_key_rec out;
+    assert_int_equal(o->find_key(s, "h2", &out, NULL), 0);
+    assert_int_equal(out.revoked, 1);
+    cw_buf_release(&b);
+    cw_buf_release(&err);
+    cw_store_close(s);
+}
+
 static void test_webhooks(void **state)
 {
     struct fx *f = *state;
@@ -1245,6 +1294,7 @@ int main(void)
         T(test_events),
         T(test_decisions),
         T(test_keys),
+        T(test_key_list_and_revoke),
         T(test_webhooks),
         T(test_newer_schema_refused),
         T(test_upgrade_from_schema_1),
