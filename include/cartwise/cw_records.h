@@ -112,9 +112,11 @@ struct cw_decision_rec {
     const char *placement;
     const char *ts;
     int64_t model_version;
-    int64_t cart_value;  /* minor units */
-    const char *shown;   /* JSON array: [{sku, p, propensity, reason}] */
-    const char *request; /* JSON text, may be NULL */
+    int64_t cart_value;     /* minor units */
+    const char *shown;      /* JSON array: [{sku, p, propensity, reason}] */
+    const char *request;    /* JSON text, may be NULL */
+    const char *incentives; /* JSON object of the incentives shown
+                               (cw_app_incentives_shown); NULL: none */
 };
 
 /* An API key, stored hashed: hash = hex HMAC-SHA256(server pepper, key). */

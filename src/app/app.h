@@ -189,6 +189,9 @@ void cw__app_incentives_json(struct cw_buf *b, const struct cw_model *m,
                              const struct cw_decision *d,
                              const struct cw_incentive_config *cfg,
                              const struct cw_incentive_result *inc);
+/* The incentives shown, compact, for the decision log's "incentives". */
+void cw_app_incentives_shown(struct cw_buf *b, const struct cw_model *m,
+                             const struct cw_incentive_result *r);
 /* The incentives as text lines, for `cartwise recommend`. */
 void cw_app_incentive_text(struct cw_buf *b, const struct cw_model *m,
                            const struct cw_incentive_config *cfg,

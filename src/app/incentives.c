@@ -358,6 +358,78 @@ void cw__app_incentives_json(struct cw_buf *b, const struct cw_model *m,
 /* ---- text -------------------------------------------------------------------
  */
 
+/* The decision log's record of the incentives shown: what a later report
+ * needs to attribute (the tier aimed at and how far, the threshold and
+ * whether it was personalized, the discount offered or held back for
+ * exploration, the bundle and upgrade offers, the propensity), in minor
+ * units of the model's currency; not the priced cart, which the logged
+ * request and the catalog give again. */
+void cw_app_incentives_shown(struct cw_buf *b, const struct cw_model *m,
+                             const struct cw_incentive_result *r)
+{
+    cw_buf_adds(b, "{\"progress\":");
+    if (r->progress.active) {
+        cw_buf_adds(b, "{\"tier\":");
+        cw_app_add_i64(b, r->progress.tier);
+        num(b, "target", (double)r->progress.target, 0);
+        num(b, "remaining", (double)r->progress.remaining, 0);
+        num(b, "percent", r->progress.percent, 0);
+        boolean(b, "nudge", r->progress.nudge);
+        cw_buf_addch(b, '}');
+    } else {
+        cw_buf_adds(b, "null");
+    }
+    cw_buf_adds(b, ",\"threshold\":");
+    if (r->threshold.active) {
+        cw_buf_adds(b, "{\"tier\":");
+        cw_app_add_i64(b, r->threshold.tier);
+        num(b, "amount", (double)r->threshold.threshold, 0);
+        num(b, "static", (double)r->threshold.static_threshold, 0);
+        boolean(b, "personalized", r->threshold.personalized);
+        cw_buf_addch(b, '}');
+    } else {
+        cw_buf_adds(b, "null");
+    }
+    const struct cw_discount_offer *dc = &r->discount;
+    cw_buf_adds(b, ",\"discount\":");
+    if (dc->active || dc->exploration) {
+        cw_buf_adds(b, "{\"offered\":");
+        cw_buf_adds(b, dc->active ? "true" : "false");
+        percent(b, "percent", dc->percent_bp);
+        num(b, "amount", (double)dc->amount, 0);
+        num(b, "p_buy", dc->p_buy, 4);
+        num(b, "p_buy_with", dc->p_buy_with, 4);
+        str(b, "exploration",
+            dc->exploration == 1   ? "treated"
+            : dc->exploration == 2 ? "control"
+                                   : NULL);
+        cw_buf_addch(b, '}');
+    } else {
+        cw_buf_adds(b, "null");
+    }
+    cw_buf_adds(b, ",\"bundle\":");
+    if (r->bundle.active) {
+        cw_buf_adds(b, "{\"sku\":");
+        cw_buf_add_json_str(b, r->bundle.sku);
+        num(b, "qty_to", (double)r->bundle.qty_to, 0);
+        percent(b, "percent", r->bundle.percent_bp);
+        cw_buf_addch(b, '}');
+    } else {
+        cw_buf_adds(b, "null");
+    }
+    cw_buf_adds(b, ",\"upgrade\":");
+    if (r->upgrade.active) {
+        cw_buf_adds(b, "{\"from_sku\":");
+        cw_buf_add_json_str(b, cw_model_sku(m, (uint32_t)r->upgrade.from_item));
+        str(b, "to_sku", cw_model_sku(m, (uint32_t)r->upgrade.to_item));
+        cw_buf_addch(b, '}');
+    } else {
+        cw_buf_adds(b, "null");
+    }
+    num(b, "propensity", r->propensity, 4);
+    cw_buf_addch(b, '}');
+}
+
 void cw_app_incentive_text(struct cw_buf *b, const struct cw_model *m,
                            const struct cw_incentive_config *c,
                            const struct cw_incentive_result *r)

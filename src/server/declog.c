@@ -61,7 +61,8 @@ int cw_srv_declog_push(struct cw_srv *srv, const struct cw_decision_rec *d)
         goto drop; /* cheap early check; rechecked under the lock */
     size_t n = slen(d->id) + slen(d->session) + slen(d->customer) +
                slen(d->experiment) + slen(d->arm) + slen(d->placement) +
-               slen(d->ts) + slen(d->shown) + slen(d->request);
+               slen(d->ts) + slen(d->shown) + slen(d->request) +
+               slen(d->incentives);
     struct entry *e = cw_malloc(sizeof(*e) + n);
     char *p = e->data;
     e->rec = *d;
@@ -74,6 +75,7 @@ int cw_srv_declog_push(struct cw_srv *srv, const struct cw_decision_rec *d)
     e->rec.ts = put(&p, d->ts);
     e->rec.shown = put(&p, d->shown);
     e->rec.request = put(&p, d->request);
+    e->rec.incentives = put(&p, d->incentives);
     pthread_mutex_lock(&q->lock);
     if (q->count >= q->cap || q->stop) {
         pthread_mutex_unlock(&q->lock);

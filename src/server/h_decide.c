@@ -14,7 +14,7 @@
  * into the answer and the decision log ("none" without an experiment).
  * With an incentive configuration in force the answer also carries the
  * incentives (docs/incentives.md): the holdout arm gets the store's static
- * ones only.
+ * ones only; the decision log keeps a compact record of them.
  */
 #include <math.h>
 #include <string.h>
@@ -177,6 +177,10 @@ void cw_h_decide(struct cw_req *r)
     cw_buf_addch(b, '}');
 
     shown_json(&th->tmp, m, d);
+    struct cw_buf *incl = &th->tmp2;
+    cw_buf_reset(incl);
+    if (res)
+        cw_app_incentives_shown(incl, m, res);
     struct cw_decision_rec rec = {
         .id = id,
         .session = q->session_id,
@@ -189,6 +193,7 @@ void cw_h_decide(struct cw_req *r)
         .cart_value = d->cart_value,
         .shown = cw_buf_str(&th->tmp),
         .request = cw_buf_str(&r->body),
+        .incentives = res ? cw_buf_str(incl) : NULL,
     };
     cw_srv_declog_push(srv, &rec);
     atomic_fetch_add_explicit(&srv->ctr.decisions, 1, memory_order_relaxed);

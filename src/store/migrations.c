@@ -158,6 +158,8 @@ static const struct cw__migration migrations[] = {
     {2, "decision log: time-ordered index only",
      "DROP INDEX decisions_session;"
      "DROP INDEX decisions_customer;"},
+    {3, "decision log: the incentives shown",
+     "ALTER TABLE decisions ADD COLUMN incentives TEXT;"},
 };
 
 #define NMIGRATIONS (sizeof(migrations) / sizeof(*migrations))

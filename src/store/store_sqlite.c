@@ -116,12 +116,13 @@
       "ORDER BY ts, id")                                                       \
     X(DECISION_PUT,                                                            \
       "INSERT INTO decisions(id, session_id, customer_id, experiment, arm, "   \
-      "placement, ts, model_version, cart_value, shown, request) "             \
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "                 \
+      "placement, ts, model_version, cart_value, shown, request, "             \
+      "incentives) "                                                           \
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "            \
       "ON CONFLICT(id) DO NOTHING")                                            \
     X(SCAN_DECISIONS,                                                          \
       "SELECT id, session_id, customer_id, experiment, arm, placement, ts, "   \
-      "model_version, cart_value, shown, request FROM decisions "              \
+      "model_version, cart_value, shown, request, incentives FROM decisions "  \
       "ORDER BY ts, id")                                                       \
     X(KEY_HASH, "SELECT hash FROM api_keys WHERE id = ?1")                     \
     X(KEY_INSERT,                                                              \
@@ -660,6 +661,7 @@ static int sq_put_decision(struct cw_store *s, const struct cw_decision_rec *d,
     bind_money(&b, d->cart_value);
     bind_text(&b, d->shown);
     bind_text(&b, d->request);
+    bind_text(&b, d->incentives);
     int code = run(q, &b, err, "decision '%s'", d->id);
     return code ? code : sqlite3_changes(q->db) > 0;
 }
@@ -688,6 +690,7 @@ static int sq_scan_decisions(struct cw_store *s,
             .cart_value = col_int(st, 8, CW_MONEY_UNKNOWN),
             .shown = col_text(st, 9),
             .request = col_text(st, 10),
+            .incentives = col_text(st, 11),
         };
         stop = cb(ctx, &d);
     }

@@ -206,7 +206,7 @@ static void test_assign_shares(void **state)
 
 #define DEC(id, sess, cust, exp, arm, ts)                                      \
     {                                                                          \
-        id, sess, cust, exp, arm, "cart", ts, 1, 0, "[]", NULL                 \
+        id, sess, cust, exp, arm, "cart", ts, 1, 0, "[]", NULL, NULL           \
     }
 #define PUR(id, sess, ts, order, value, profit)                                \
     {                                                                          \

@@ -971,9 +971,10 @@ static int collect_decision(void *ctx, const struct cw_decision_rec *d)
 {
     struct seen_decisions *v = ctx;
     if (v->n < 4) {
-        snprintf(v->key[v->n], sizeof(v->key[0]), "%s|%s|%s|%s|%s", d->id,
+        snprintf(v->key[v->n], sizeof(v->key[0]), "%s|%s|%s|%s|%s|%s", d->id,
                  d->experiment ? d->experiment : "-", d->arm,
-                 d->placement ? d->placement : "-", d->shown ? d->shown : "-");
+                 d->placement ? d->placement : "-", d->shown ? d->shown : "-",
+                 d->incentives ? d->incentives : "-");
         v->cart[v->n] = d->cart_value;
         v->model[v->n] = d->model_version;
     }
@@ -996,6 +997,7 @@ static void test_decisions(void **state)
         .model_version = 3,
         .cart_value = 2599,
         .shown = "[{\"sku\":\"A\",\"p\":0.4}]",
+        .incentives = "{\"progress\":null}",
     };
     struct cw_decision_rec d1 = {
         .id = "d1",
@@ -1012,10 +1014,11 @@ static void test_decisions(void **state)
     /* the callback stops at the second decision with 7 */
     assert_int_equal(o->scan_decisions(s, collect_decision, &v, NULL), 7);
     assert_int_equal(v.n, 2);
-    assert_string_equal(v.key[0], "d1|-|none|-|-");
+    assert_string_equal(v.key[0], "d1|-|none|-|-|-");
     assert_true(v.cart[0] == CW_MONEY_UNKNOWN);
     assert_string_equal(v.key[1],
-                        "d2|exp-1|treatment|cart|[{\"sku\":\"A\",\"p\":0.4}]");
+                        "d2|exp-1|treatment|cart|[{\"sku\":\"A\",\"p\":0."
+                        "4}]|{\"progress\":null}");
     assert_int_equal(v.cart[1], 2599);
     assert_int_equal(v.model[1], 3);
     struct cw_decision_rec nots = {.id = "d3"};
@@ -1183,7 +1186,8 @@ static void test_newer_schema_refused(void **state)
 }
 
 /* A store made by the first release (schema 1) is brought up to date on
- * open, keeping its rows: the decision log's unused indexes go. */
+ * open, keeping its rows: the decision log's unused indexes go, its
+ * incentives column comes. */
 static void test_upgrade_from_schema_1(void **state)
 {
     struct fx *f = *state;
@@ -1192,6 +1196,7 @@ static void test_upgrade_from_schema_1(void **state)
     sql_exec(f->db,
              "CREATE INDEX decisions_session ON decisions(session_id, ts);"
              "CREATE INDEX decisions_customer ON decisions(customer_id, ts);"
+             "ALTER TABLE decisions DROP COLUMN incentives;"
              "DELETE FROM schema_migrations WHERE version > 1;"
              "INSERT INTO decisions(id, ts, session_id) "
              "VALUES ('dec_1', '2024-01-01T00:00:00Z', 's1');"
@@ -1206,7 +1211,8 @@ static void test_upgrade_from_schema_1(void **state)
                                     "'decisions' AND name LIKE 'decisions_%'"),
                      1); /* decisions_ts */
     assert_int_equal(sql_int(f->db, "SELECT count(*) FROM decisions WHERE "
-                                    "id = 'dec_1' AND session_id = 's1'"),
+                                    "id = 'dec_1' AND session_id = 's1' AND "
+                                    "incentives IS NULL"),
                      1);
 }
 

@@ -4,9 +4,10 @@ context signals, a session's sticky discount, the daily budget under
 concurrent sessions, and frequency caps across placements of one session."""
 import json
 import os
+import time
 import unittest
 
-from harness import CW_SRC, ServerTest, decide_body, run_threads
+from harness import CW_SRC, ServerTest, decide_body, run_threads, sql
 
 EXAMPLE = os.path.join(CW_SRC, "examples", "store-config.json")
 
@@ -87,6 +88,22 @@ class ConfigTest(ServerTest):
         self.assertIn(inc["threshold"]["amount"]["amount"], cfg["tiers"][0]["rungs"])
         self.assertEqual(inc["propensity"]["source"], "prior")
         self.assertTrue(any("configured prior" in a for a in d["assumptions"]), d["assumptions"])
+        # the decision log keeps what was shown (DESIGN.md: "incentives shown")
+        logged = None
+        deadline = time.monotonic() + 10
+        while logged is None and time.monotonic() < deadline:
+            logged = sql(self.db, "SELECT incentives FROM decisions WHERE id = "
+                                  f"'{d['decision_id']}'") or None
+            time.sleep(0.05)
+        self.assertIsNotNone(logged, "the decision's incentives were not logged")
+        logged = json.loads(logged)
+        self.assertEqual(logged["progress"]["target"], inc["progress"]["target"]["amount"])
+        self.assertEqual(logged["progress"]["remaining"], inc["progress"]["remaining"]["amount"])
+        self.assertEqual(logged["progress"]["percent"], inc["progress"]["percent"])
+        self.assertEqual(logged["threshold"]["amount"], inc["threshold"]["amount"]["amount"])
+        self.assertEqual(logged["threshold"]["personalized"], inc["threshold"]["personalized"])
+        self.assertEqual(logged["discount"] is None, inc["discount"] is None)
+        self.assertAlmostEqual(logged["propensity"], inc["propensity"]["value"], places=4)
         # the session keeps its threshold
         d2 = self.decide(skus=("85123A", "71053", "22632"), session="ex-1", customer_id="17850")
         self.assertTrue(d2["incentives"]["threshold"]["sticky"])
