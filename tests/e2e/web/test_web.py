@@ -33,6 +33,7 @@ from harness import CW_BIN, CW_SRC, HOST, Server, Store, cli, sql  # noqa: E402
 
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
@@ -143,8 +144,11 @@ class WebTest(unittest.TestCase):
 
     def wait(self, cond, what):
         try:
-            return WebDriverWait(self.driver, WAIT, poll_frequency=0.1).until(
-                lambda d: cond(d))
+            # the pages re-render (the dashboard polls while training): an
+            # element read as it is replaced is read again
+            return WebDriverWait(self.driver, WAIT, poll_frequency=0.1,
+                                 ignored_exceptions=(StaleElementReferenceException,)
+                                 ).until(lambda d: cond(d))
         except Exception:
             self.driver.save_screenshot(os.path.join(self.store.dir, "failure.png"))
             raise AssertionError(f"timed out waiting for {what}; page:\n"
