@@ -98,6 +98,23 @@ r = eval(sys.argv[1])
 print(json.dumps(r) if isinstance(r, (dict, list, bool)) or r is None else r)' "$1" <<<"$OUT"
 }
 
+# run_unittest PYTHON DIR WHAT: the Python unittest suite of DIR (relative
+# to the repository), with its report on stderr; fails if any test failed,
+# errored or was skipped, or if none ran. Prints the "Ran N tests" line.
+run_unittest() {
+    local py=$1 dir=$2 what=$3 rc=0 summary ran
+    (cd "$CW_SRC" && PYTHONDONTWRITEBYTECODE=1 "$py" -m unittest discover \
+        -s "$dir" -t "$dir" -v) >"$T/out" 2>"$T/err" || rc=$?
+    cat "$T/err" >&2
+    summary=$(grep -E '^Ran [0-9]+ tests? in' "$T/err" | tail -n 1 || true)
+    ran=$(sed -E 's/^Ran ([0-9]+) .*/\1/' <<<"$summary")
+    [ "$rc" -eq 0 ] || fail "unittest exited $rc"
+    [ -n "$ran" ] && [ "$ran" -gt 0 ] || fail "no $what test ran"
+    grep -qE '^OK( |$)' "$T/err" || fail "unittest did not report OK"
+    ! grep -qE '^OK .*skipped=' "$T/err" || fail "$what tests were skipped"
+    echo "$summary"
+}
+
 pass() {
     echo "PASS: $(basename "$0")"
 }
