@@ -115,7 +115,7 @@
       modelVersion = m.version;
       if (m.currency) currency = m.currency;
       card(box, "Version", String(m.version));
-      card(box, "Trained at", m.trained_at || "n/a");
+      card(box, "Trained at", m.trained_at ? m.trained_at.replace("T", " ").replace(/:\d\dZ$/, " UTC") : "n/a", m.trained_at);
       card(box, "Products", num(m.items));
       card(box, "Customers", num(m.customers));
       card(box, "Orders learned from", num(m.baskets));

@@ -95,6 +95,8 @@
         tr,
         button("Add", null, function () {
           addToCart(p.sku, p.title, p.price);
+          /* a storefront reports its own adds too (not the widget's: no decision) */
+          if (widget) widget.track("add_to_cart", p.sku, { decision_id: null, value: p.price });
         }, "Add " + p.title)
       );
       tr.setAttribute("data-sku", p.sku);
@@ -127,7 +129,7 @@
           changed();
         }, "One less " + (l.title || l.sku))
       );
-      cell(tr, actions);
+      cell(tr, actions, "actions");
       body.appendChild(tr);
       total += l.price * l.qty;
     });

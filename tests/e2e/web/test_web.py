@@ -232,6 +232,10 @@ class WebTest(unittest.TestCase):
                       f"ORDER BY type)", "add_to_cart,click", "click and add_to_cart events")
         self.assertEqual(sql(self.db, "SELECT DISTINCT customer_id FROM events WHERE "
                                       f"decision_id = '{dec}'"), "17850")
+        # the store's own adds are reported too, without a decision
+        self.wait_sql("SELECT group_concat(sku) FROM (SELECT sku FROM events WHERE "
+                      "type = 'add_to_cart' AND decision_id IS NULL ORDER BY sku)",
+                      "71053,85123A", "the catalog's add_to_cart events")
 
     # -- the widget on a storefront of another origin --
 
