@@ -119,6 +119,19 @@ struct cw_decision_rec {
                                (cw_app_incentives_shown); NULL: none */
 };
 
+/* A request made with an Idempotency-Key and its first answer. */
+struct cw_idem_rec {
+    const char *key_id; /* the API key's id: keys never share entries */
+    const char *idem_key;
+    const char *method, *path;
+    const char *request_hash; /* of the body: a reuse with another body is
+                                 refused */
+    int status;               /* 0 while the first request runs */
+    const char *content_type; /* NULL: application/json */
+    const char *body;
+    const char *created_at; /* ISO-8601 UTC */
+};
+
 /* An API key, stored hashed: hash = hex HMAC-SHA256(server pepper, key). */
 struct cw_key_rec {
     const char *id;   /* public prefix shown in logs, e.g. pk_live_ab12 */

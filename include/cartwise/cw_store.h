@@ -108,6 +108,17 @@ struct cw_store_ops {
     /* Revokes key id: 1 revoked now, 0 it was already, CW_ENOENT when no
      * key has that id. A revoked key never works again. */
     int (*revoke_key)(struct cw_store *s, const char *id, struct cw_buf *err);
+    /* Idempotency-Key: claims in's (key_id, idem_key, method, path) for a
+     * new request (0: claimed, recorded as running) unless an entry made
+     * at or after `since` holds it (1: *out is that entry, its strings
+     * valid until the next call on s; older entries are dropped first). */
+    int (*idem_claim)(struct cw_store *s, const struct cw_idem_rec *in,
+                      const char *since, struct cw_idem_rec *out,
+                      struct cw_buf *err);
+    /* Records the answer of a claimed request (status, content type,
+     * body of in); status 0 releases the claim instead (nothing kept). */
+    int (*idem_finish)(struct cw_store *s, const struct cw_idem_rec *in,
+                       struct cw_buf *err);
     /* Records a webhook delivery id (dedupe); body kept for reprocessing. */
     int (*put_webhook)(struct cw_store *s, const char *id, const char *topic,
                        const char *shop, const char *body, struct cw_buf *err);

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "app/experiment_json.h"
@@ -214,6 +215,7 @@ static struct cw_req *req_new(struct cw_srv *srv, struct MHD_Connection *c,
     r->retry_after = 0;
     r->content_type = NULL;
     r->web_page = 0;
+    r->idem = r->idem_replayed = 0;
     r->bytes_out = 0;
     clock_gettime(CLOCK_MONOTONIC, &r->t0);
     r->srv = srv;
@@ -290,6 +292,8 @@ void cw_srv_reply(struct cw_req *r, int status)
         add_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
     if (r->location[0])
         add_header(resp, MHD_HTTP_HEADER_LOCATION, r->location);
+    if (r->idem_replayed)
+        add_header(resp, "Idempotent-Replayed", "true");
     if (r->web_page) {
         /* the pages run only their own scripts, and call only this API */
         add_header(resp, "Content-Security-Policy",
@@ -625,6 +629,132 @@ static void start(struct cw_req *r)
     }
 }
 
+/* ---- Idempotency-Key ---- */
+
+/* A POST with an Idempotency-Key (and an API key) is answered once: the
+ * first answer is kept for IDEM_HOURS and a retry with the same key, on
+ * the same route with the same API key and the same body, gets it again
+ * (with Idempotent-Replayed: true) without running anything; the same key
+ * with another body is 422, and 409 while the first request still runs.
+ * Answers that say nothing happened (429, 503) are not kept. */
+#define IDEM_HOURS 24
+
+static void idem_scope(const struct cw_req *r, struct cw_idem_rec *in)
+{
+    memset(in, 0, sizeof(*in));
+    in->key_id = r->key.id;
+    in->idem_key = r->idem_key;
+    in->method = r->method;
+    in->path = r->route->path;
+}
+
+static void iso_at(time_t t, char out[32])
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* 0: go on (claimed, or no key given); -1: answered here. */
+static int idem_start(struct cw_req *r)
+{
+    struct cw_srv *srv = r->srv;
+    if (strcmp(r->method, "POST") || !r->key.kind)
+        return 0;
+    const char *k = cw_srv_header(r, "Idempotency-Key");
+    if (!k)
+        return 0;
+    size_t n = strlen(k);
+    int ok = n > 0 && n < sizeof(r->idem_key);
+    for (size_t i = 0; ok && i < n; i++)
+        ok = k[i] > ' ' && k[i] <= '~';
+    if (!ok) {
+        cw_srv_reply_fail(r, 400, "invalid_idempotency_key", NULL,
+                          "Idempotency-Key must be 1-%zu printable ASCII "
+                          "characters without spaces",
+                          sizeof(r->idem_key) - 1);
+        return -1;
+    }
+    memcpy(r->idem_key, k, n + 1);
+    unsigned char h[16];
+    char hash[33], now[32], since[32];
+    crypto_generichash(h, sizeof(h), (const unsigned char *)r->body.buf,
+                       r->body.len, NULL, 0);
+    sodium_bin2hex(hash, sizeof(hash), h, sizeof(h));
+    time_t t = time(NULL);
+    iso_at(t, now);
+    iso_at(t - IDEM_HOURS * 3600, since);
+    struct cw_idem_rec in, out;
+    idem_scope(r, &in);
+    in.request_hash = hash;
+    in.created_at = now;
+    struct cw_buf err = CW_BUF_INIT;
+    struct cw_store *s = srv->wstore;
+    pthread_mutex_lock(&srv->wlock);
+    int rc = s->ops->idem_claim(s, &in, since, &out, &err);
+    int status = rc == 1 ? out.status : 0, same = 0;
+    if (rc == 1) {
+        same = !strcmp(out.request_hash, hash);
+        if (same && status) { /* the answer, copied while s holds it */
+            cw_buf_reset(&r->out);
+            cw_buf_adds(&r->out, out.body ? out.body : "");
+            r->content_type =
+                out.content_type
+                    ? cw_srv_arena_strdup(&r->arena, out.content_type)
+                    : NULL;
+        }
+    }
+    pthread_mutex_unlock(&srv->wlock);
+    if (rc < 0) {
+        cw_srv_reply_store_error(r, rc, "Idempotency-Key", &err);
+    } else if (rc == 0) {
+        r->idem = 1;
+    } else {
+        struct cw_srv_error e;
+        if (!same)
+            cw_srv_fail(&e, 422, "idempotency_key_reused", NULL,
+                        "Idempotency-Key '%s' was used on %s %s with another "
+                        "body: use a new key for a new request",
+                        r->idem_key, r->method, r->route->path);
+        else if (!status)
+            cw_srv_fail(&e, 409, "idempotency_key_in_use", NULL,
+                        "a request with Idempotency-Key '%s' is still "
+                        "running: retry later",
+                        r->idem_key);
+        if (!same || !status) {
+            e.type = "idempotency_error";
+            cw_srv_reply_error(r, &e);
+        } else {
+            r->idem_replayed = 1;
+            cw_srv_reply(r, status);
+        }
+    }
+    cw_buf_release(&err);
+    return rc == 0 ? 0 : -1;
+}
+
+/* After the handler: keeps its answer (or releases the claim). */
+static void idem_end(struct cw_req *r)
+{
+    if (!r->idem)
+        return;
+    struct cw_srv *srv = r->srv;
+    struct cw_idem_rec in;
+    idem_scope(r, &in);
+    int keep = r->status != 429 && r->status != 503;
+    in.status = keep ? r->status : 0;
+    in.content_type = r->content_type;
+    in.body = cw_buf_str(&r->out);
+    struct cw_buf err = CW_BUF_INIT;
+    pthread_mutex_lock(&srv->wlock);
+    int rc = srv->wstore->ops->idem_finish(srv->wstore, &in, &err);
+    pthread_mutex_unlock(&srv->wlock);
+    if (rc < 0)
+        cw_srv_log("error", "cannot keep the answer of an Idempotency-Key",
+                   cw_buf_str(&err), NULL);
+    cw_buf_release(&err);
+}
+
 /* ---- libmicrohttpd callbacks ---- */
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
@@ -670,10 +800,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
                           srv->cfg.max_body);
         return MHD_YES;
     }
+    if (idem_start(r) < 0)
+        return MHD_YES;
     r->route->fn(r);
     if (!r->queued)
         cw_srv_reply_fail(r, 500, "internal_error", NULL,
                           "the handler gave no answer");
+    idem_end(r);
     return MHD_YES;
 }
 

@@ -442,7 +442,10 @@ struct cw_req {
     int retry_after;          /* 429, 503: seconds */
     const char *content_type; /* NULL: application/json */
     int web_page;             /* an HTML page: its security headers */
-    struct cw_buf out;        /* response body */
+    int idem;                 /* 1: claimed an Idempotency-Key (server.c) */
+    int idem_replayed;        /* 1: this answer is a replay */
+    char idem_key[256];
+    struct cw_buf out; /* response body */
     struct cw_srv_arena arena;
     struct timespec t0;
     size_t bytes_out;

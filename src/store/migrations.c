@@ -160,6 +160,23 @@ static const struct cw__migration migrations[] = {
      "DROP INDEX decisions_customer;"},
     {3, "decision log: the incentives shown",
      "ALTER TABLE decisions ADD COLUMN incentives TEXT;"},
+    /* Idempotency-Key (docs/api.md): the first answer to a (key, method,
+     * path, idempotency key), replayed for a day; status NULL while the
+     * first request runs */
+    {4, "idempotency keys",
+     "CREATE TABLE idempotency ("
+     "  key_id TEXT NOT NULL,"
+     "  idem_key TEXT NOT NULL,"
+     "  method TEXT NOT NULL,"
+     "  path TEXT NOT NULL,"
+     "  request_hash TEXT NOT NULL,"
+     "  status INTEGER,"
+     "  content_type TEXT,"
+     "  body TEXT,"
+     "  created_at TEXT NOT NULL,"
+     "  PRIMARY KEY (key_id, idem_key, method, path)"
+     ") WITHOUT ROWID;"
+     "CREATE INDEX idempotency_created ON idempotency(created_at);"},
 };
 
 #define NMIGRATIONS (sizeof(migrations) / sizeof(*migrations))

@@ -137,6 +137,20 @@
                 "api_keys ORDER BY created_at, rowid")                         \
     X(KEY_REVOKED, "SELECT revoked FROM api_keys WHERE id = ?1")               \
     X(KEY_REVOKE, "UPDATE api_keys SET revoked = 1 WHERE id = ?1")             \
+    X(IDEM_PURGE, "DELETE FROM idempotency WHERE created_at < ?1")             \
+    X(IDEM_GET,                                                                \
+      "SELECT request_hash, status, content_type, body, created_at FROM "      \
+      "idempotency WHERE key_id = ?1 AND idem_key = ?2 AND method = ?3 AND "   \
+      "path = ?4")                                                             \
+    X(IDEM_PUT,                                                                \
+      "INSERT INTO idempotency(key_id, idem_key, method, path, request_hash, " \
+      "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")                           \
+    X(IDEM_FINISH,                                                             \
+      "UPDATE idempotency SET status = ?5, content_type = ?6, body = ?7 "      \
+      "WHERE key_id = ?1 AND idem_key = ?2 AND method = ?3 AND path = ?4")     \
+    X(IDEM_DELETE,                                                             \
+      "DELETE FROM idempotency WHERE key_id = ?1 AND idem_key = ?2 AND "       \
+      "method = ?3 AND path = ?4")                                             \
     X(WEBHOOK_PUT,                                                             \
       "INSERT INTO webhooks(id, topic, shop, body, received_at) "              \
       "VALUES (?1, ?2, ?3, ?4, " NOW_SQL ") ON CONFLICT(id) DO NOTHING")       \
@@ -163,11 +177,17 @@ struct key_copy {
     char *id, *kind, *hash, *created_at, *origins;
 };
 
+/* What idem_claim's record points at, kept until the next idem_claim. */
+struct idem_copy {
+    char *hash, *type, *body, *created;
+};
+
 struct sq {
     struct cw_store base; /* first: a struct cw_store * is a struct sq * */
     sqlite3 *db;
     sqlite3_stmt *st[ST__COUNT];
     struct key_copy key;
+    struct idem_copy idem;
 };
 
 static const char *const event_types[] = {
@@ -288,6 +308,15 @@ static int run_plain(struct sq *q, enum stmt which, struct cw_buf *err,
     return run(q, &b, err, "%s", what);
 }
 
+static void idem_copy_release(struct idem_copy *c)
+{
+    cw_free(c->hash);
+    cw_free(c->type);
+    cw_free(c->body);
+    cw_free(c->created);
+    memset(c, 0, sizeof(*c));
+}
+
 static void key_copy_release(struct key_copy *k)
 {
     cw_free(k->id);
@@ -302,6 +331,7 @@ static void sq_close(struct cw_store *s)
 {
     struct sq *q = sq_of(s);
     key_copy_release(&q->key);
+    idem_copy_release(&q->idem);
     for (int i = 0; i < ST__COUNT; i++)
         sqlite3_finalize(q->st[i]);
     sqlite3_close_v2(q->db);
@@ -828,6 +858,71 @@ static int sq_revoke_key(struct cw_store *s, const char *id, struct cw_buf *err)
     return code ? code : 1;
 }
 
+static void idem_bind_scope(struct bind *b, const struct cw_idem_rec *r)
+{
+    bind_text(b, r->key_id);
+    bind_text(b, r->idem_key);
+    bind_text(b, r->method);
+    bind_text(b, r->path);
+}
+
+static int sq_idem_claim(struct cw_store *s, const struct cw_idem_rec *in,
+                         const char *since, struct cw_idem_rec *out,
+                         struct cw_buf *err)
+{
+    struct sq *q = sq_of(s);
+    if (!in->key_id || !in->idem_key || !in->method || !in->path ||
+        !in->request_hash || !in->created_at)
+        return cw_err(err, CW_EINVAL, "idempotency entry incomplete");
+    struct bind p = {q->st[ST_IDEM_PURGE], 0, SQLITE_OK};
+    bind_text(&p, since);
+    int code = run(q, &p, err, "idempotency purge");
+    if (code)
+        return code;
+    struct bind g = {q->st[ST_IDEM_GET], 0, SQLITE_OK};
+    idem_bind_scope(&g, in);
+    int rc = g.rc == SQLITE_OK ? sqlite3_step(g.st) : g.rc;
+    if (rc == SQLITE_ROW) {
+        struct idem_copy *c = &q->idem;
+        idem_copy_release(c);
+        *out = *in;
+        out->request_hash = c->hash = cw_strdup(col_text(g.st, 0));
+        out->status = sqlite3_column_type(g.st, 1) == SQLITE_NULL
+                          ? 0
+                          : sqlite3_column_int(g.st, 1);
+        out->content_type = c->type = cw_strdup(col_text(g.st, 2));
+        out->body = c->body = cw_strdup(col_text(g.st, 3));
+        out->created_at = c->created = cw_strdup(col_text(g.st, 4));
+        finish(g.st);
+        return 1;
+    }
+    finish(g.st);
+    if (rc != SQLITE_DONE)
+        return sqerr(q, rc, err, "idempotency lookup");
+    struct bind i = {q->st[ST_IDEM_PUT], 0, SQLITE_OK};
+    idem_bind_scope(&i, in);
+    bind_text(&i, in->request_hash);
+    bind_text(&i, in->created_at);
+    return run(q, &i, err, "idempotency entry");
+}
+
+static int sq_idem_finish(struct cw_store *s, const struct cw_idem_rec *in,
+                          struct cw_buf *err)
+{
+    struct sq *q = sq_of(s);
+    if (in->status == 0) { /* released: the next request runs anew */
+        struct bind d = {q->st[ST_IDEM_DELETE], 0, SQLITE_OK};
+        idem_bind_scope(&d, in);
+        return run(q, &d, err, "idempotency entry");
+    }
+    struct bind b = {q->st[ST_IDEM_FINISH], 0, SQLITE_OK};
+    idem_bind_scope(&b, in);
+    bind_int(&b, in->status, 0);
+    bind_text(&b, in->content_type);
+    bind_text(&b, in->body);
+    return run(q, &b, err, "idempotency entry");
+}
+
 static int sq_put_webhook(struct cw_store *s, const char *id, const char *topic,
                           const char *shop, const char *body,
                           struct cw_buf *err)
@@ -978,6 +1073,8 @@ static const struct cw_store_ops sqlite_ops = {
     .find_key = sq_find_key,
     .scan_keys = sq_scan_keys,
     .revoke_key = sq_revoke_key,
+    .idem_claim = sq_idem_claim,
+    .idem_finish = sq_idem_finish,
     .put_webhook = sq_put_webhook,
     .meta_get = sq_meta_get,
     .meta_set = sq_meta_set,

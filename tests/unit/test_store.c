@@ -231,6 +231,7 @@ static void test_open_creates_schema(void **state)
         (void (*)(void))o->scan_events,   (void (*)(void))o->scan_decisions,
         (void (*)(void))o->put_key,       (void (*)(void))o->find_key,
         (void (*)(void))o->scan_keys,     (void (*)(void))o->revoke_key,
+        (void (*)(void))o->idem_claim,    (void (*)(void))o->idem_finish,
         (void (*)(void))o->put_webhook,
     };
     /* every member of the table is listed above */
@@ -1142,6 +1143,57 @@ static void test_key_list_and_revoke(void **state)
     cw_store_close(s);
 }
 
+static void test_idempotency(void **state)
+{
+    struct fx *f = *state;
+    struct cw_store *s = open_ok(f->db);
+    const struct cw_store_ops *o = s->ops;
+    struct cw_idem_rec in = {"pk_live_a",  "idem-1", "POST",
+                             "/v1/events", "hash-1", 0,
+                             NULL,         NULL,     "2024-01-02T00:00:00Z"};
+    struct cw_idem_rec out;
+    const char *since = "2024-01-01T00:00:00Z";
+    /* first: claimed, running */
+    assert_int_equal(o->idem_claim(s, &in, since, &out, NULL), 0);
+    assert_int_equal(o->idem_claim(s, &in, since, &out, NULL), 1);
+    assert_int_equal(out.status, 0);
+    assert_string_equal(out.request_hash, "hash-1");
+    /* answered: replayed as it was */
+    in.status = 201;
+    in.body = "{\"ok\":true}";
+    assert_int_equal(o->idem_finish(s, &in, NULL), 0);
+    struct cw_idem_rec ask = in;
+    ask.status = 0;
+    ask.body = NULL;
+    ask.request_hash = "hash-2";
+    assert_int_equal(o->idem_claim(s, &ask, since, &out, NULL), 1);
+    assert_int_equal(out.status, 201);
+    assert_string_equal(out.body, "{\"ok\":true}");
+    assert_string_equal(out.request_hash, "hash-1"); /* the caller compares */
+    assert_null(out.content_type);
+    /* another API key, method or path: its own entry */
+    struct cw_idem_rec other = ask;
+    other.key_id = "pk_live_b";
+    assert_int_equal(o->idem_claim(s, &other, since, &out, NULL), 0);
+    other = ask;
+    other.path = "/v1/orders";
+    assert_int_equal(o->idem_claim(s, &other, since, &out, NULL), 0);
+    /* a day later the entry is gone: claimed anew */
+    assert_int_equal(o->idem_claim(s, &ask, "2024-01-03T00:00:00Z", &out, NULL),
+                     0);
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM idempotency"), 1);
+    /* released (an answer not to keep): claimed anew */
+    ask.status = 0;
+    assert_int_equal(o->idem_finish(s, &ask, NULL), 0);
+    assert_int_equal(o->idem_claim(s, &ask, since, &out, NULL), 0);
+    struct cw_idem_rec bad = in;
+    bad.request_hash = NULL;
+    struct cw_buf err = CW_BUF_INIT;
+    assert_int_equal(o->idem_claim(s, &bad, since, &out, &err), CW_EINVAL);
+    cw_buf_release(&err);
+    cw_store_close(s);
+}
+
 static void test_webhooks(void **state)
 {
     struct fx *f = *state;
@@ -1197,6 +1249,7 @@ static void test_upgrade_from_schema_1(void **state)
              "CREATE INDEX decisions_session ON decisions(session_id, ts);"
              "CREATE INDEX decisions_customer ON decisions(customer_id, ts);"
              "ALTER TABLE decisions DROP COLUMN incentives;"
+             "DROP TABLE idempotency;"
              "DELETE FROM schema_migrations WHERE version > 1;"
              "INSERT INTO decisions(id, ts, session_id) "
              "VALUES ('dec_1', '2024-01-01T00:00:00Z', 's1');"
@@ -1301,6 +1354,7 @@ int main(void)
         T(test_decisions),
         T(test_keys),
         T(test_key_list_and_revoke),
+        T(test_idempotency),
         T(test_webhooks),
         T(test_newer_schema_refused),
         T(test_upgrade_from_schema_1),
