@@ -328,23 +328,32 @@ void cw__rank_features(const float f[CW_MODEL_NFEAT], double z1, float hn,
     out[7] = has * rep;
 }
 
+/* a ranks before b: the higher z, on a tie the lower item */
+static inline int ranks_before(const struct cw__cand *a,
+                               const struct cw__cand *b)
+{
+    return a->z > b->z || (a->z == b->z && a->item < b->item);
+}
+
 int cw__rank_select(const struct cw__cand *c, int n, unsigned top_n, int *top)
 {
     int nt = 0;
     if (top_n > CW_RANK_MAX)
         top_n = CW_RANK_MAX;
+    if (top_n == 0)
+        return 0;
+    /* the last of a full list, in a local: most candidates are compared
+     * with it alone and go */
+    struct cw__cand last = {0, 0};
     for (int i = 0; i < n; i++) {
-        if (nt == (int)top_n &&
-            !(c[i].z > c[top[nt - 1]].z ||
-              (c[i].z == c[top[nt - 1]].z && c[i].item < c[top[nt - 1]].item)))
+        const struct cw__cand ci = c[i];
+        if (nt == (int)top_n && !ranks_before(&ci, &last))
             continue;
         int x = nt < (int)top_n ? nt++ : nt - 1;
-        for (; x > 0 &&
-               (c[i].z > c[top[x - 1]].z ||
-                (c[i].z == c[top[x - 1]].z && c[i].item < c[top[x - 1]].item));
-             x--)
+        for (; x > 0 && ranks_before(&ci, &c[top[x - 1]]); x--)
             top[x] = top[x - 1];
         top[x] = i;
+        last = c[top[nt - 1]];
     }
     return nt;
 }
