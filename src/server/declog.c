@@ -1,14 +1,17 @@
 /*
  * declog.c: the decision log, written off the request path.
  *
- * POST /v1/decide must never wait for SQLite, so each decision is copied
+ * POST /v1/decide does not write to SQLite, so each decision is copied
  * (one allocation) into a bounded in-memory queue and one writer thread,
  * with its own store handle, drains it in batches of up to BATCH decisions,
- * one transaction per batch. When the queue is full the decision is
- * dropped and counted (cartwise_decision_log_dropped_total): serving wins
- * over logging under overload. A batch that fails is rolled back, counted
- * (cartwise_decision_log_failed_total) and logged. Stopping writes out
- * everything queued before the thread exits.
+ * one transaction per batch. When the queue is full (the server answers
+ * faster than the log can write, as at saturation on a small machine) the
+ * request waits up to FULL_WAIT_MS for room, which slows serving to the
+ * log's pace instead of losing decisions; only when the log stays stuck
+ * that long (a stalled disk) is the decision dropped and counted
+ * (cartwise_decision_log_dropped_total): serving still wins then. A batch that
+ * fails is rolled back, counted (cartwise_decision_log_failed_total) and
+ * logged. Stopping writes out everything queued before the thread exits.
  */
 #include <stdio.h>
 #include <string.h>
@@ -21,6 +24,7 @@
 
 #define BATCH 512
 #define GATHER_NS 10000000L /* 10 ms */
+#define FULL_WAIT_MS 50
 
 struct entry {
     struct cw_decision_rec rec;
@@ -29,7 +33,9 @@ struct entry {
 
 struct cw_srv_declog {
     pthread_mutex_t lock;
-    pthread_cond_t cond;
+    pthread_cond_t cond;  /* the writer: something to write */
+    pthread_cond_t space; /* requests: room in a full queue */
+    size_t waiting;       /* requests waiting for room */
     struct entry **ring;
     size_t cap, head, count;
     int stop;
@@ -57,8 +63,6 @@ static const char *put(char **p, const char *s)
 int cw_srv_declog_push(struct cw_srv *srv, const struct cw_decision_rec *d)
 {
     struct cw_srv_declog *q = srv->declog;
-    if (__atomic_load_n(&q->count, __ATOMIC_RELAXED) >= q->cap)
-        goto drop; /* cheap early check; rechecked under the lock */
     size_t n = slen(d->id) + slen(d->session) + slen(d->customer) +
                slen(d->experiment) + slen(d->arm) + slen(d->placement) +
                slen(d->ts) + slen(d->shown) + slen(d->request) +
@@ -77,6 +81,20 @@ int cw_srv_declog_push(struct cw_srv *srv, const struct cw_decision_rec *d)
     e->rec.request = put(&p, d->request);
     e->rec.incentives = put(&p, d->incentives);
     pthread_mutex_lock(&q->lock);
+    if (q->count >= q->cap && !q->stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += FULL_WAIT_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        q->waiting++;
+        while (q->count >= q->cap && !q->stop &&
+               pthread_cond_timedwait(&q->space, &q->lock, &until) == 0)
+            ;
+        q->waiting--;
+    }
     if (q->count >= q->cap || q->stop) {
         pthread_mutex_unlock(&q->lock);
         cw_free(e);
@@ -144,12 +162,15 @@ static void *writer_main(void *arg)
             q->head = (q->head + 1) % q->cap;
             q->count--;
         }
+        int pressed = q->waiting > 0; /* requests wait: no gathering */
+        if (pressed)
+            pthread_cond_broadcast(&q->space);
         pthread_mutex_unlock(&q->lock);
         write_batch(q, batch, n);
         /* a short batch means a light queue: let it fill a while, so that
          * a busy server commits (and is woken) about 100 times a second
          * rather than once every few decisions */
-        if (n < BATCH)
+        if (n < BATCH && !pressed)
             nanosleep(&(struct timespec){0, GATHER_NS}, NULL);
         pthread_mutex_lock(&q->lock);
     }
@@ -166,6 +187,7 @@ int cw_srv_declog_start(struct cw_srv *srv, size_t capacity, struct cw_buf *err)
     q->srv = srv;
     pthread_mutex_init(&q->lock, NULL);
     pthread_cond_init(&q->cond, NULL);
+    pthread_cond_init(&q->space, NULL);
     struct cw_buf e = CW_BUF_INIT;
     int rc = cw_store_open(&q->store, srv->db, &e);
     if (rc < 0) {
@@ -179,6 +201,7 @@ int cw_srv_declog_start(struct cw_srv *srv, size_t capacity, struct cw_buf *err)
     if (rc < 0) {
         pthread_mutex_destroy(&q->lock);
         pthread_cond_destroy(&q->cond);
+        pthread_cond_destroy(&q->space);
         cw_free(q->ring);
         cw_free(q);
         return rc;
@@ -195,11 +218,13 @@ void cw_srv_declog_stop(struct cw_srv *srv)
     pthread_mutex_lock(&q->lock);
     q->stop = 1;
     pthread_cond_signal(&q->cond);
+    pthread_cond_broadcast(&q->space);
     pthread_mutex_unlock(&q->lock);
     pthread_join(q->thread, NULL);
     cw_store_close(q->store);
     pthread_mutex_destroy(&q->lock);
     pthread_cond_destroy(&q->cond);
+    pthread_cond_destroy(&q->space);
     cw_free(q->ring);
     cw_free(q);
     srv->declog = NULL;
