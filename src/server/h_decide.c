@@ -24,6 +24,7 @@
 #include "cartwise/cw_decide.h"
 #include "cartwise/cw_err.h"
 #include "cartwise/cw_model.h"
+#include "cartwise/cw_money.h"
 #include "server/server.h"
 
 static const char *placement_name(enum cw_placement p)
@@ -63,6 +64,61 @@ static void shown_json(struct cw_buf *b, const struct cw_model *m,
     cw_buf_addch(b, ']');
 }
 
+/* The decision log's "request": what the decision was made from, in a
+ * compact normal form (about a third of the body's bytes: the log is what
+ * limits a busy server): {"k":K,"cart":[[sku,qty,price|null,variant?],...]}
+ * with "coupon" and "context" when given. Session, customer and placement
+ * are columns of their own. */
+static void request_json(struct cw_buf *b, const struct cw_srv_decide *q,
+                         const char *const *sku,
+                         const struct cw_incentive_session *is)
+{
+    cw_buf_reset(b);
+    cw_buf_adds(b, "{\"k\":");
+    cw_app_add_i64(b, q->k);
+    cw_buf_adds(b, ",\"cart\":[");
+    for (size_t i = 0; i < q->n_lines; i++) {
+        const struct cw_cart_line *l = &q->lines[i];
+        cw_buf_adds(b, i ? ",[" : "[");
+        cw_buf_add_json_str(b, sku[i]);
+        cw_buf_addch(b, ',');
+        cw_app_add_i64(b, l->qty);
+        if (l->price != CW_MONEY_UNKNOWN || q->variant[i]) {
+            cw_buf_addch(b, ',');
+            if (l->price != CW_MONEY_UNKNOWN)
+                cw_app_add_i64(b, l->price);
+            else
+                cw_buf_adds(b, "null");
+        }
+        if (q->variant[i]) {
+            cw_buf_addch(b, ',');
+            cw_buf_add_json_str(b, q->variant[i]);
+        }
+        cw_buf_addch(b, ']');
+    }
+    cw_buf_addch(b, ']');
+    if (is->coupon) {
+        cw_buf_adds(b, ",\"coupon\":");
+        cw_app_add_i64(b, is->coupon);
+    }
+    if (is->cart_views >= 0 || is->seconds_on_cart >= 0 || is->mobile >= 0) {
+        cw_buf_adds(b, ",\"context\":{\"cart_views\":");
+        if (is->cart_views >= 0)
+            cw_app_add_i64(b, is->cart_views);
+        else
+            cw_buf_adds(b, "null");
+        cw_buf_adds(b, ",\"seconds_on_cart\":");
+        if (is->seconds_on_cart >= 0)
+            cw_app_add_i64(b, is->seconds_on_cart);
+        else
+            cw_buf_adds(b, "null");
+        cw_buf_adds(b, ",\"mobile\":");
+        cw_buf_adds(b, is->mobile < 0 ? "null" : is->mobile ? "true" : "false");
+        cw_buf_addch(b, '}');
+    }
+    cw_buf_addch(b, '}');
+}
+
 void cw_h_decide(struct cw_req *r)
 {
     struct cw_srv *srv = r->srv;
@@ -93,9 +149,12 @@ void cw_h_decide(struct cw_req *r)
         return;
     }
     const struct cw_model *m = &sm->am.m;
-    for (size_t i = 0; i < q->n_lines; i++)
+    const char *sku[CW_CART_MAX]; /* the lines' own, for the log */
+    for (size_t i = 0; i < q->n_lines; i++) {
+        sku[i] = q->lines[i].sku;
         if (q->variant[i] && cw_model_find_sku(m, q->variant[i]) >= 0)
             q->lines[i].sku = q->variant[i];
+    }
 
     /* the experiment arm: deterministic per unit, nothing stored */
     const struct cw_experiment *exp = cw_srv_experiment(srv, th);
@@ -177,6 +236,7 @@ void cw_h_decide(struct cw_req *r)
     cw_buf_addch(b, '}');
 
     shown_json(&th->tmp, m, d);
+    request_json(&th->tmp3, q, sku, &isess);
     struct cw_buf *incl = &th->tmp2;
     cw_buf_reset(incl);
     if (res)
@@ -192,7 +252,7 @@ void cw_h_decide(struct cw_req *r)
         .model_version = sm->am.info.version,
         .cart_value = d->cart_value,
         .shown = cw_buf_str(&th->tmp),
-        .request = cw_buf_str(&r->body),
+        .request = cw_buf_str(&th->tmp3),
         .incentives = res ? cw_buf_str(incl) : NULL,
     };
     cw_srv_declog_push(srv, &rec);

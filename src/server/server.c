@@ -86,6 +86,7 @@ static struct cw_srv_thread *thread_state(struct cw_srv *srv)
     randombytes_buf(th->rng, sizeof(th->rng));
     cw_buf_init(&th->tmp, 0);
     cw_buf_init(&th->tmp2, 0);
+    cw_buf_init(&th->tmp3, 0);
     cw_buf_init(&th->alog, 0);
     pthread_mutex_init(&th->alog_lock, NULL);
     pthread_setspecific(srv->thread_key, th);
@@ -156,6 +157,7 @@ static void thread_free(struct cw_srv_thread *th)
     cw_scratch_free(th->scratch);
     cw_buf_release(&th->tmp);
     cw_buf_release(&th->tmp2);
+    cw_buf_release(&th->tmp3);
     cw_buf_release(&th->alog);
     pthread_mutex_destroy(&th->alog_lock);
     if (th->spare) {

@@ -347,7 +347,7 @@ struct cw_srv_thread {
     struct cw_req *spare; /* a finished request, reused */
     struct cw_srv_decide dreq;
     struct cw_decision decision;
-    struct cw_buf tmp, tmp2;
+    struct cw_buf tmp, tmp2, tmp3;
     pthread_mutex_t alog_lock; /* the thread's access-log lines not yet */
     struct cw_buf alog;        /* written (server.c: access_log) */
     uint64_t exp_gen;          /* srv->exp_gen this copy is of */

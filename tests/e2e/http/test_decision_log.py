@@ -1,7 +1,9 @@
-"""The decision log under pressure: with a queue of two decisions and eight
-clients deciding at once, every decision is still logged (a request waits
-for room rather than losing its decision), none is counted as dropped, and
-each logged row is the one its answer named."""
+"""The decision log: under pressure (a queue of two decisions, eight clients
+deciding at once) every decision is still logged (a request waits for room
+rather than losing its decision), none is counted as dropped, and each
+logged row is the one its answer named; the logged request is the
+decision's input in a compact normal form."""
+import json
 import time
 import unittest
 
@@ -44,6 +46,40 @@ class DecisionLogPressureTest(ServerTest):
             for j in (0, EACH - 1):
                 self.assertEqual(sql(self.db, "SELECT session_id FROM decisions WHERE "
                                               f"id = '{ids[i][j]}'"), f"dl-{i}-{j}")
+
+
+class DecisionLogRecordTest(ServerTest):
+    """The logged request is the decision's input in normal form."""
+
+    def logged(self, decision_id):
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            v = sql(self.db, f"SELECT request FROM decisions WHERE id = '{decision_id}'")
+            if v:
+                return json.loads(v)
+            time.sleep(0.05)
+        self.fail(f"decision {decision_id} not logged")
+
+    def test_request_normal_form(self):
+        body = {"session_id": "dl-req", "customer_id": 17850, "placement": "checkout", "k": 2,
+                "cart": [{"sku": "85123A", "qty": 2, "price": 255},
+                         {"sku": "71053", "variant": "71053", "qty": 1},
+                         {"sku": "22632"}],
+                "coupon": 100, "context": {"cart_views": 3, "device": "mobile"}}
+        r = self.srv.post("/v1/decide", body, key=self.pk)
+        self.assertStatus(r, 200)
+        self.assertEqual(self.logged(r.json()["decision_id"]), {
+            "k": 2,
+            "cart": [["85123A", 2, 255], ["71053", 1, None, "71053"], ["22632", 1]],
+            "coupon": 100,
+            "context": {"cart_views": 3, "seconds_on_cart": None, "mobile": True}})
+        row = sql(self.db, "SELECT session_id || '|' || customer_id || '|' || placement "
+                           f"FROM decisions WHERE id = '{r.json()['decision_id']}'")
+        self.assertEqual(row, "dl-req|17850|checkout")
+        # the plain form: no coupon, no context
+        r = self.srv.post("/v1/decide", decide_body(session="dl-req2"), key=self.pk)
+        self.assertEqual(self.logged(r.json()["decision_id"]),
+                         {"k": 3, "cart": [["85123A", 1], ["71053", 1]]})
 
 
 if __name__ == "__main__":
