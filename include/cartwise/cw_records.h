@@ -114,7 +114,8 @@ struct cw_decision_rec {
     int64_t model_version;
     int64_t cart_value;     /* minor units */
     const char *shown;      /* JSON array: [{sku, p, propensity, reason}] */
-    const char *request;    /* JSON text, may be NULL */
+    const char *request;    /* JSON text, may be NULL (the server logs the
+                               decision's input in normal form) */
     const char *incentives; /* JSON object of the incentives shown
                                (cw_app_incentives_shown); NULL: none */
 };
