@@ -84,6 +84,9 @@ void cw_app_model_release(struct cw_app_model *am);
 void cw_app_add_i64(struct cw_buf *b, int64_t v);
 void cw_app_add_fixed(struct cw_buf *b, double x, int dec);
 
+/* Unix time t as ISO-8601 UTC seconds, "2026-11-22T10:00:00Z" (size >= 21). */
+void cw_app_iso(int64_t t, char *out, size_t size);
+
 /* Appends {"amount":minor,"currency":"CUR"}. */
 void cw_app_json_money(struct cw_buf *b, int64_t minor, const char *currency);
 

@@ -6,11 +6,20 @@
  * a fractional number of minor units, is rounded to the nearest unit.
  */
 #include <math.h>
+#include <time.h>
 
 #include "app/app.h"
 #include "cartwise/cw_buf.h"
 #include "cartwise/cw_decide.h"
 #include "cartwise/cw_model.h"
+
+void cw_app_iso(int64_t t, char *out, size_t size)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
 
 void cw_app_add_i64(struct cw_buf *b, int64_t v)
 {

@@ -129,14 +129,6 @@ static void percent(struct cw_buf *b, const char *k, uint32_t bp)
         cw_app_add_i64(b, bp / 100);
 }
 
-static void iso(int64_t t, char *out, size_t size)
-{
-    time_t tt = (time_t)t;
-    struct tm tm;
-    gmtime_r(&tt, &tm);
-    strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static void priced_json(struct cw_buf *b, const struct cw_incentive_config *c,
                         const struct cw_priced_cart *p, const char *cur)
 {
@@ -272,7 +264,7 @@ void cw__app_incentives_json(struct cw_buf *b, const struct cw_model *m,
     key(b, "discount");
     if (dc->active) {
         char when[32];
-        iso(dc->expires_at, when, sizeof(when));
+        cw_app_iso(dc->expires_at, when, sizeof(when));
         cw_buf_adds(b, "{\"percent\":");
         if (dc->percent_bp % 100)
             cw_app_add_fixed(b, dc->percent_bp / 100.0, 2);
@@ -470,7 +462,7 @@ void cw_app_incentive_text(struct cw_buf *b, const struct cw_model *m,
                     r->threshold.why);
     if (r->discount.active) {
         char when[32];
-        iso(r->discount.expires_at, when, sizeof(when));
+        cw_app_iso(r->discount.expires_at, when, sizeof(when));
         cw_buf_addf(b, "discount: %.2f%% off (%s %s) until %s: %s\n",
                     r->discount.percent_bp / 100.0,
                     cw_money_format(r->discount.amount, e, a, sizeof(a)), cur,

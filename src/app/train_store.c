@@ -165,14 +165,6 @@ static double stored_margin_rate(struct cw_store *s)
     return rate;
 }
 
-static void iso_utc(int64_t t, char *out, size_t size)
-{
-    time_t tt = (time_t)t;
-    struct tm tm;
-    gmtime_r(&tt, &tm);
-    strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static double now_mono(void)
 {
     struct timespec ts;
@@ -226,7 +218,7 @@ static int publish(struct cw_store *s, const char *db, const struct cw_model *m,
     memset(info, 0, sizeof(*info));
     memcpy(info->path, path.buf, path.len + 1);
     memcpy(info->checksum, hex, sizeof(info->checksum));
-    iso_utc(m->meta.trained_at, info->created_at, sizeof(info->created_at));
+    cw_app_iso(m->meta.trained_at, info->created_at, sizeof(info->created_at));
     info->items = m->n_items;
     info->customers = m->n_customers;
     info->baskets = m->meta.n_baskets;

@@ -15,6 +15,7 @@
  * which the fuzz target (fuzz/fuzz_decide.c) and tests/unit/test_decide_fast
  * check.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "cartwise/cw_decide.h"
@@ -310,22 +311,12 @@ static int placement(const struct val *v, enum cw_placement *out)
 }
 
 /* customer_id: a string, or an integer written as cw_srv_parse_decide
- * writes it ("%lld"). */
+ * writes it. */
 static int customer(const struct val *v, struct cw_srv_decide *q)
 {
     if (v->type != V_INT)
         return opt_str(v, CW_SRV_ID_MAX, &q->customer_id);
-    char tmp[24];
-    size_t n = sizeof(tmp);
-    uint64_t u = v->i < 0 ? (uint64_t)0 - (uint64_t)v->i : (uint64_t)v->i;
-    tmp[--n] = '\0';
-    do {
-        tmp[--n] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v->i < 0)
-        tmp[--n] = '-';
-    memcpy(q->customer_buf, tmp + n, sizeof(tmp) - n);
+    snprintf(q->customer_buf, sizeof(q->customer_buf), "%lld", (long long)v->i);
     q->customer_id = q->customer_buf;
     return 1;
 }
@@ -340,10 +331,7 @@ int cw_srv_decide_fast(const char *body, size_t len, struct cw_srv_arena *a,
     memcpy(copy, body, len);
     copy[len] = '\0';
     struct cur c = {copy, copy + len};
-    memset(is, 0, sizeof(*is));
-    is->cart_views = -1;
-    is->seconds_on_cart = -1;
-    is->mobile = -1;
+    cw_srv_incentive_session_init(is);
     q->session_id = NULL;
     q->customer_id = NULL;
     q->placement = CW_PLACE_CART;

@@ -236,8 +236,8 @@ void cw_h_decide(struct cw_req *r)
     cw_buf_addch(b, '}');
 
     shown_json(&th->tmp, m, d);
-    request_json(&th->tmp3, q, sku, &isess);
-    struct cw_buf *incl = &th->tmp2;
+    request_json(&th->req_log, q, sku, &isess);
+    struct cw_buf *incl = &th->inc_log;
     cw_buf_reset(incl);
     if (res)
         cw_app_incentives_shown(incl, m, res);
@@ -252,7 +252,7 @@ void cw_h_decide(struct cw_req *r)
         .model_version = sm->am.info.version,
         .cart_value = d->cart_value,
         .shown = cw_buf_str(&th->tmp),
-        .request = cw_buf_str(&th->tmp3),
+        .request = cw_buf_str(&th->req_log),
         .incentives = res ? cw_buf_str(incl) : NULL,
     };
     cw_srv_declog_push(srv, &rec);

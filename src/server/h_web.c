@@ -15,7 +15,6 @@
 
 #include "cartwise/cw_alloc.h"
 #include "cartwise/cw_buf.h"
-#include "cartwise/cw_file.h"
 #include "server/server.h"
 
 #ifndef CW_SOURCE_DIR
@@ -46,23 +45,16 @@ void cw_srv_web_load(struct cw_srv *srv)
         root = env;
     if (!root)
         root = CW_SOURCE_DIR "/web";
-    struct cw_buf p = CW_BUF_INIT, err = CW_BUF_INIT;
+    struct cw_buf p = CW_BUF_INIT;
     for (size_t i = 0; i < CW_SRV_NWEB; i++) {
         cw_buf_reset(&p);
         cw_buf_addf(&p, "%s/%s", root, files[i].file);
-        struct cw_map map = {NULL, 0};
-        cw_buf_reset(&err);
-        if (cw_file_map(&map, cw_buf_str(&p), &err) == 0) {
-            srv->web[i] = cw_strndup(map.data, map.len);
-            srv->web_len[i] = map.len;
-            cw_file_unmap(&map);
-        } else {
+        if (cw_srv_load_file(cw_buf_str(&p), &srv->web[i], &srv->web_len[i]) <
+            0)
             cw_srv_log("warn", "web page missing: its path answers 404",
                        cw_buf_str(&p), NULL);
-        }
     }
     cw_buf_release(&p);
-    cw_buf_release(&err);
 }
 
 void cw_srv_web_free(struct cw_srv *srv)
@@ -84,7 +76,6 @@ void cw_h_web(struct cw_req *r)
         cw_buf_reset(&r->out);
         cw_buf_add(&r->out, srv->web[i], srv->web_len[i]);
         r->content_type = files[i].type;
-        r->web_page = !strcmp(files[i].type, HTML);
         cw_srv_reply(r, 200);
         return;
     }

@@ -447,6 +447,14 @@ int cw_srv_parse_decide(json_t *root, struct cw_srv_decide *out,
     return 0;
 }
 
+void cw_srv_incentive_session_init(struct cw_incentive_session *is)
+{
+    memset(is, 0, sizeof(*is));
+    is->cart_views = -1;
+    is->seconds_on_cart = -1;
+    is->mobile = -1;
+}
+
 /* The incentives' session signals of a decide request: coupon, context. */
 static int opt_count(json_t *o, const char *key, const char *path, int64_t max,
                      int64_t *out, struct cw_srv_error *e)
@@ -467,10 +475,7 @@ int cw_srv_parse_decide_incentives(json_t *root,
                                    struct cw_incentive_session *out,
                                    struct cw_srv_error *e)
 {
-    memset(out, 0, sizeof(*out));
-    out->cart_views = -1;
-    out->seconds_on_cart = -1;
-    out->mobile = -1;
+    cw_srv_incentive_session_init(out);
     int64_t coupon = 0, views = -1, secs = -1;
     if (opt_count(root, "coupon", "coupon", CW_PRICE_MAX, &coupon, e) < 0)
         return -1;

@@ -85,8 +85,8 @@ static struct cw_srv_thread *thread_state(struct cw_srv *srv)
     th = cw_calloc(1, sizeof(*th));
     randombytes_buf(th->rng, sizeof(th->rng));
     cw_buf_init(&th->tmp, 0);
-    cw_buf_init(&th->tmp2, 0);
-    cw_buf_init(&th->tmp3, 0);
+    cw_buf_init(&th->inc_log, 0);
+    cw_buf_init(&th->req_log, 0);
     cw_buf_init(&th->alog, 0);
     pthread_mutex_init(&th->alog_lock, NULL);
     pthread_setspecific(srv->thread_key, th);
@@ -156,8 +156,8 @@ static void thread_free(struct cw_srv_thread *th)
 {
     cw_scratch_free(th->scratch);
     cw_buf_release(&th->tmp);
-    cw_buf_release(&th->tmp2);
-    cw_buf_release(&th->tmp3);
+    cw_buf_release(&th->inc_log);
+    cw_buf_release(&th->req_log);
     cw_buf_release(&th->alog);
     pthread_mutex_destroy(&th->alog_lock);
     if (th->spare) {
@@ -216,7 +216,6 @@ static struct cw_req *req_new(struct cw_srv *srv, struct MHD_Connection *c,
     r->location[0] = '\0';
     r->retry_after = 0;
     r->content_type = NULL;
-    r->web_page = 0;
     r->idem = r->idem_replayed = 0;
     r->bytes_out = 0;
     clock_gettime(CLOCK_MONOTONIC, &r->t0);
@@ -296,7 +295,8 @@ void cw_srv_reply(struct cw_req *r, int status)
         add_header(resp, MHD_HTTP_HEADER_LOCATION, r->location);
     if (r->idem_replayed)
         add_header(resp, "Idempotent-Replayed", "true");
-    if (r->web_page) {
+    int web = r->route && r->route->fn == cw_h_web;
+    if (web && r->content_type && !strncmp(r->content_type, "text/html", 9)) {
         /* the pages run only their own scripts, and call only this API */
         add_header(resp, "Content-Security-Policy",
                    "default-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -305,7 +305,7 @@ void cw_srv_reply(struct cw_req *r, int status)
         add_header(resp, "X-Content-Type-Options", "nosniff");
         add_header(resp, "Referrer-Policy", "no-referrer");
     }
-    if (r->route && r->route->fn == cw_h_web)
+    if (web)
         add_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
     if (r->retry_after > 0) {
         char ra[16];
@@ -650,13 +650,6 @@ static void idem_scope(const struct cw_req *r, struct cw_idem_rec *in)
     in->path = r->route->path;
 }
 
-static void iso_at(time_t t, char out[32])
-{
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* 0: go on (claimed, or no key given); -1: answered here. */
 static int idem_start(struct cw_req *r)
 {
@@ -684,8 +677,8 @@ static int idem_start(struct cw_req *r)
                        r->body.len, NULL, 0);
     sodium_bin2hex(hash, sizeof(hash), h, sizeof(h));
     time_t t = time(NULL);
-    iso_at(t, now);
-    iso_at(t - IDEM_HOURS * 3600, since);
+    cw_app_iso(t, now, sizeof(now));
+    cw_app_iso(t - IDEM_HOURS * 3600, since, sizeof(since));
     struct cw_idem_rec in, out;
     idem_scope(r, &in);
     in.request_hash = hash;
@@ -1028,28 +1021,31 @@ const struct cw_experiment *cw_srv_experiment(struct cw_srv *srv,
     return th->has_exp ? &th->exp : NULL;
 }
 
+int cw_srv_load_file(const char *path, char **data, size_t *len)
+{
+    struct cw_map map = {NULL, 0};
+    struct cw_buf err = CW_BUF_INIT;
+    int rc = cw_file_map(&map, path, &err);
+    cw_buf_release(&err);
+    if (rc < 0)
+        return -1;
+    *data = cw_strndup(map.data, map.len);
+    *len = map.len;
+    cw_file_unmap(&map);
+    return 0;
+}
+
 static void load_openapi(struct cw_srv *srv)
 {
     const char *path = srv->cfg.openapi;
     const char *env = getenv("CARTWISE_OPENAPI");
-    struct cw_buf p = CW_BUF_INIT, err = CW_BUF_INIT;
     if (!path && env && *env)
         path = env;
-    if (!path) {
-        cw_buf_adds(&p, CW_SOURCE_DIR "/docs/openapi.json");
-        path = cw_buf_str(&p);
-    }
-    struct cw_map map = {NULL, 0};
-    if (cw_file_map(&map, path, &err) == 0) {
-        srv->openapi = cw_strndup(map.data, map.len);
-        srv->openapi_len = map.len;
-        cw_file_unmap(&map);
-    } else {
+    if (!path)
+        path = CW_SOURCE_DIR "/docs/openapi.json";
+    if (cw_srv_load_file(path, &srv->openapi, &srv->openapi_len) < 0)
         log_line("warn", "no OpenAPI document: GET /v1/openapi.json is 404",
                  path);
-    }
-    cw_buf_release(&p);
-    cw_buf_release(&err);
 }
 
 static void *poll_main(void *arg)

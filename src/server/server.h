@@ -104,6 +104,10 @@ struct cw_srv_decide {
 int cw_srv_parse_decide(json_t *root, struct cw_srv_decide *out,
                         struct cw_srv_error *e);
 
+/* A decide request's incentive signals before its coupon and context are
+ * read: none given (both decide parsers start from it). */
+void cw_srv_incentive_session_init(struct cw_incentive_session *is);
+
 /* The decide body of the common shape read without a JSON tree, into q and
  * is (strings in a copy of the body in a): 1, or 0 when it declines the body
  * (anything unusual, or invalid): then cw_srv_json_load,
@@ -204,6 +208,8 @@ void cw_h_web(struct cw_req *r);
  * web/ (a missing file is logged and answers 404); frees them. */
 void cw_srv_web_load(struct cw_srv *srv);
 void cw_srv_web_free(struct cw_srv *srv);
+/* A whole file into *data (NUL-terminated copy, *len bytes): 0, or -1. */
+int cw_srv_load_file(const char *path, char **data, size_t *len);
 void cw_h_livez(struct cw_req *r);
 void cw_h_readyz(struct cw_req *r);
 void cw_h_metrics(struct cw_req *r);
@@ -347,10 +353,11 @@ struct cw_srv_thread {
     struct cw_req *spare; /* a finished request, reused */
     struct cw_srv_decide dreq;
     struct cw_decision decision;
-    struct cw_buf tmp, tmp2, tmp3;
-    pthread_mutex_t alog_lock; /* the thread's access-log lines not yet */
-    struct cw_buf alog;        /* written (server.c: access_log) */
-    uint64_t exp_gen;          /* srv->exp_gen this copy is of */
+    struct cw_buf tmp;              /* shown JSON, access-log line */
+    struct cw_buf inc_log, req_log; /* decision log: incentives, request */
+    pthread_mutex_t alog_lock;      /* the thread's access-log lines not yet */
+    struct cw_buf alog;             /* written (server.c: access_log) */
+    uint64_t exp_gen;               /* srv->exp_gen this copy is of */
     int has_exp;
     struct cw_experiment exp; /* the thread's copy of srv->exp */
 };
@@ -441,7 +448,6 @@ struct cw_req {
     char location[208];       /* 308: Location */
     int retry_after;          /* 429, 503: seconds */
     const char *content_type; /* NULL: application/json */
-    int web_page;             /* an HTML page: its security headers */
     int idem;                 /* 1: claimed an Idempotency-Key (server.c) */
     int idem_replayed;        /* 1: this answer is a replay */
     char idem_key[256];

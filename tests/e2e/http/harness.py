@@ -435,6 +435,17 @@ def event(i, type_="add_to_cart", session="s-1", **kw):
     return e
 
 
+def eventually(fn, timeout=10):
+    """fn()'s first truthy value within timeout seconds (what the
+    asynchronous decision log is waited for with), else its last value."""
+    deadline = time.monotonic() + timeout
+    v = fn()
+    while not v and time.monotonic() < deadline:
+        time.sleep(0.05)
+        v = fn()
+    return v
+
+
 def run_threads(n, fn):
     """Runs fn(i) in n threads; returns the list of exceptions raised."""
     errors = []

@@ -4,10 +4,9 @@ context signals, a session's sticky discount, the daily budget under
 concurrent sessions, and frequency caps across placements of one session."""
 import json
 import os
-import time
 import unittest
 
-from harness import CW_SRC, ServerTest, decide_body, run_threads, sql
+from harness import CW_SRC, ServerTest, decide_body, eventually, run_threads, sql
 
 EXAMPLE = os.path.join(CW_SRC, "examples", "store-config.json")
 
@@ -89,12 +88,8 @@ class ConfigTest(ServerTest):
         self.assertEqual(inc["propensity"]["source"], "prior")
         self.assertTrue(any("configured prior" in a for a in d["assumptions"]), d["assumptions"])
         # the decision log keeps what was shown (DESIGN.md: "incentives shown")
-        logged = None
-        deadline = time.monotonic() + 10
-        while logged is None and time.monotonic() < deadline:
-            logged = sql(self.db, "SELECT incentives FROM decisions WHERE id = "
-                                  f"'{d['decision_id']}'") or None
-            time.sleep(0.05)
+        logged = eventually(lambda: sql(self.db, "SELECT incentives FROM decisions WHERE id = "
+                                                 f"'{d['decision_id']}'")) or None
         self.assertIsNotNone(logged, "the decision's incentives were not logged")
         logged = json.loads(logged)
         self.assertEqual(logged["progress"]["target"], inc["progress"]["target"]["amount"])

@@ -4,10 +4,9 @@ rather than losing its decision), none is counted as dropped, and each
 logged row is the one its answer named; the logged request is the
 decision's input in a compact normal form."""
 import json
-import time
 import unittest
 
-from harness import ServerTest, count, decide_body, run_threads, sql
+from harness import ServerTest, count, decide_body, eventually, run_threads, sql
 
 CLIENTS = 8
 EACH = 40
@@ -35,10 +34,7 @@ class DecisionLogPressureTest(ServerTest):
 
         self.assertEqual(run_threads(CLIENTS, client), [])
         want = CLIENTS * EACH
-        deadline = time.monotonic() + 30
-        while (count(self.db, "decisions", "session_id LIKE 'dl-%'") < want
-               and time.monotonic() < deadline):
-            time.sleep(0.05)
+        eventually(lambda: count(self.db, "decisions", "session_id LIKE 'dl-%'") >= want, 30)
         self.assertEqual(count(self.db, "decisions", "session_id LIKE 'dl-%'"), want)
         self.assertEqual(self.metric("cartwise_decision_log_dropped_total"), 0)
         # the row of each answer, with its own session
@@ -52,13 +48,11 @@ class DecisionLogRecordTest(ServerTest):
     """The logged request is the decision's input in normal form."""
 
     def logged(self, decision_id):
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            v = sql(self.db, f"SELECT request FROM decisions WHERE id = '{decision_id}'")
-            if v:
-                return json.loads(v)
-            time.sleep(0.05)
-        self.fail(f"decision {decision_id} not logged")
+        v = eventually(lambda: sql(self.db, "SELECT request FROM decisions WHERE "
+                                            f"id = '{decision_id}'"))
+        if not v:
+            self.fail(f"decision {decision_id} not logged")
+        return json.loads(v)
 
     def test_request_normal_form(self):
         body = {"session_id": "dl-req", "customer_id": 17850, "placement": "checkout", "k": 2,

@@ -3,10 +3,9 @@ retry with the same key, route, API key and body, without running the
 request again; another body is 422 idempotency_error; keys are scoped by API
 key and route; answers that say nothing happened (503) are not kept; a bad
 header is 400; the entries live in the store."""
-import time
 import unittest
 
-from harness import ServerTest, count, decide_body, event, sql
+from harness import ServerTest, count, decide_body, event, eventually, sql
 
 
 class IdempotencyTest(ServerTest):
@@ -25,10 +24,7 @@ class IdempotencyTest(ServerTest):
         self.assertEqual(again.body, first.body)
         # the decision ran once: one decision in the log for the session
         dec = first.json()["decision_id"]
-        for _ in range(100):
-            if count(self.db, "decisions", "session_id = 'idem-d'") >= 1:
-                break
-            time.sleep(0.05)
+        eventually(lambda: count(self.db, "decisions", "session_id = 'idem-d'") >= 1)
         self.assertEqual(count(self.db, "decisions", "session_id = 'idem-d'"), 1)
         self.assertEqual(sql(self.db, "SELECT id FROM decisions WHERE session_id = 'idem-d'"), dec)
         # without the header, a new decision
