@@ -40,10 +40,13 @@
 
 static const char usage[] =
     "usage: bench_decide LINES_FILE [--json] [--max-cases N] [--fill]\n"
+    "                    [--warmup N]\n"
     "\n"
     "  LINES_FILE     normalized lines CSV (plain or gzip), BENCHMARK.md 1\n"
     "  --json         print one JSON object instead of a table\n"
     "  --max-cases N  time only the first N test cases (default: all)\n"
+    "  --warmup N     untimed passes before the timed ones (default 1; many\n"
+    "                 make a profile that is mostly the decisions)\n"
     "  --fill         decide with CW_DECIDE_FILL as eval does (default: the\n"
     "                 flags of a live request, none)\n";
 
@@ -297,11 +300,19 @@ int main(int argc, char **argv)
     memset(&r, 0, sizeof(r));
     int json = 0;
     size_t max_cases = (size_t)-1;
+    unsigned long warmup = 1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json")) {
             json = 1;
         } else if (!strcmp(argv[i], "--fill")) {
             r.flags |= CW_DECIDE_FILL;
+        } else if (!strcmp(argv[i], "--warmup") && i + 1 < argc) {
+            char *end;
+            warmup = strtoul(argv[++i], &end, 10);
+            if (*end || argv[i][0] == '-' || warmup > 100000) {
+                fprintf(stderr, "bench_decide: bad --warmup '%s'\n", argv[i]);
+                return 2;
+            }
         } else if (!strcmp(argv[i], "--max-cases") && i + 1 < argc) {
             char *end;
             unsigned long long v = strtoull(argv[++i], &end, 10);
@@ -390,8 +401,10 @@ int main(int argc, char **argv)
     us = cw_malloc(cs.n * sizeof(*us));
     us2 = cw_malloc(cs.n * sizeof(*us2));
     const clockid_t wall = CLOCK_MONOTONIC, cpu = CLOCK_THREAD_CPUTIME_ID;
-    if ((rc = pass(&m, s, &cs, 0, wall, r.flags, us, us2, NULL, &err)) < 0 ||
-        (rc = pass(&m, s, &cs, 0, wall, r.flags, us, us2, &r.cust, &err)) < 0 ||
+    for (unsigned long w = 0; w < warmup; w++)
+        if ((rc = pass(&m, s, &cs, 0, wall, r.flags, us, us2, NULL, &err)) < 0)
+            goto out;
+    if ((rc = pass(&m, s, &cs, 0, wall, r.flags, us, us2, &r.cust, &err)) < 0 ||
         (rc = pass(&m, s, &cs, 1, wall, r.flags, us, us2, &r.anon, &err)) < 0 ||
         (rc = pass(&m, s, &cs, 0, cpu, r.flags, us, us2, &r.cpu, &err)) < 0)
         goto out;

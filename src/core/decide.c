@@ -43,23 +43,22 @@
 #define NBR_BUDGET 8000 /* neighbours read per decision, about at most */
 #define NBR_MIN 40      /* ... but at least this many per cart item */
 
-/* What one request accumulates for an item, in one cache line's share:
- * items are touched in scattered order, so one struct beats six arrays. */
-struct acc {
-    float s;       /* item-model score summed over the cart */
-    float mx;      /* strongest single cart item's weight */
-    float h;       /* the shopper's history weight */
-    float hn;      /* the shopper's orders with it */
-    uint32_t ev;   /* that strongest cart item, or UINT32_MAX */
-    uint32_t evco; /* baskets with both */
-    uint32_t stamp;
-};
-
+/* What one request accumulates, per item, in arrays that are all zero
+ * between requests (the next request clears what the last one touched):
+ * the hot loop reads and writes 4-byte entries of a few small arrays, most
+ * of which stay in the L1 cache, and tests no stamp. */
 struct cw_scratch {
     uint32_t n_items, n_groups;
     uint32_t epoch;
-    struct acc *acc;  /* per item; live when acc[i].stamp == epoch */
     uint32_t *gstamp; /* gstamp[g] == epoch: group g is in the cart */
+    uint8_t *seen;    /* the item is in touched */
+    float *as;        /* item-model score summed over the cart */
+    float *amx;       /* strongest single cart item's weight (> 0 if any) */
+    uint32_t *aev;    /* that cart item (valid when amx > 0) */
+    uint32_t *aevco;  /* baskets with both (likewise) */
+    float *ah;        /* the shopper's history weight */
+    float *ahn;       /* the shopper's orders with it */
+    long cu;          /* the last request's customer, or -1 */
     uint32_t *touched;
     size_t nt;
     struct cw__cand *cand;
@@ -91,7 +90,14 @@ struct cw_scratch *cw_scratch_new(const struct cw_model *m)
     size_t n = (size_t)m->n_items + 1;
     s->n_items = m->n_items;
     s->n_groups = m->n_groups;
-    s->acc = cw_calloc(n, sizeof(*s->acc));
+    s->seen = cw_calloc(n, sizeof(*s->seen));
+    s->as = cw_calloc(n, sizeof(*s->as));
+    s->amx = cw_calloc(n, sizeof(*s->amx));
+    s->aev = cw_calloc(n, sizeof(*s->aev));
+    s->aevco = cw_calloc(n, sizeof(*s->aevco));
+    s->ah = cw_calloc(n, sizeof(*s->ah));
+    s->ahn = cw_calloc(n, sizeof(*s->ahn));
+    s->cu = -1;
     s->gstamp = cw_calloc((size_t)m->n_groups + 1, sizeof(*s->gstamp));
     s->touched = cw_malloc(n * sizeof(*s->touched));
     s->cand = cw_malloc(n * sizeof(*s->cand));
@@ -124,7 +130,13 @@ void cw_scratch_free(struct cw_scratch *s)
 {
     if (!s)
         return;
-    cw_free(s->acc);
+    cw_free(s->seen);
+    cw_free(s->as);
+    cw_free(s->amx);
+    cw_free(s->aev);
+    cw_free(s->aevco);
+    cw_free(s->ah);
+    cw_free(s->ahn);
     cw_free(s->gstamp);
     cw_free(s->touched);
     cw_free(s->cand);
@@ -136,25 +148,42 @@ void cw_scratch_free(struct cw_scratch *s)
     cw_free(s);
 }
 
-static void next_epoch(struct cw_scratch *s)
+/* Clears what the last request left in s: its touched items (all at once
+ * when they are many) and its customer's history. */
+static void next_request(const struct cw_model *m, struct cw_scratch *s)
 {
-    if (++s->epoch == 0) { /* wrapped: forget every old stamp */
-        for (size_t i = 0; i <= s->n_items; i++)
-            s->acc[i].stamp = 0;
+    if (++s->epoch == 0) { /* wrapped: forget every old group stamp */
         memset(s->gstamp, 0, ((size_t)s->n_groups + 1) * sizeof(*s->gstamp));
         s->epoch = 1;
+    }
+    if (s->nt * 8 > s->n_items) {
+        size_t n = (size_t)s->n_items + 1;
+        memset(s->seen, 0, n * sizeof(*s->seen));
+        memset(s->as, 0, n * sizeof(*s->as));
+        memset(s->amx, 0, n * sizeof(*s->amx));
+    } else {
+        for (size_t t = 0; t < s->nt; t++) {
+            uint32_t j = s->touched[t];
+            s->seen[j] = 0;
+            s->as[j] = s->amx[j] = 0;
+        }
+    }
+    if (s->cu >= 0) {
+        const struct cw_customer *c = &m->customers[s->cu];
+        for (uint32_t x = 0; x < c->n_hist; x++) {
+            uint32_t j = m->hist[c->hist_off + x].item;
+            s->ah[j] = s->ahn[j] = 0;
+        }
+        s->cu = -1;
     }
     s->nt = 0;
 }
 
-static inline struct acc *touch(struct cw_scratch *s, uint32_t i)
+static inline void touch(struct cw_scratch *s, uint32_t i)
 {
-    struct acc *a = &s->acc[i];
-    if (a->stamp != s->epoch) {
-        *a = (struct acc){0, 0, 0, 0, UINT32_MAX, 0, s->epoch};
-        s->touched[s->nt++] = i;
-    }
-    return a;
+    s->touched[s->nt] = i;
+    s->nt += !s->seen[i];
+    s->seen[i] = 1;
 }
 
 /* An item may be offered: trained on, active, in stock, and no variant of
@@ -179,7 +208,7 @@ int cw__decide_candidates(const struct cw_model *m, struct cw_scratch *s,
     out->n_addons = out->n_unknown = 0;
     out->cart_value = 0;
     out->known_customer = 0;
-    next_epoch(s);
+    next_request(m, s);
 
     /* the cart: known items, their groups, and its value */
     uint32_t cart[CW_CART_MAX];
@@ -214,12 +243,13 @@ int cw__decide_candidates(const struct cw_model *m, struct cw_scratch *s,
     int same_category = 0;
 
     /* neighbours of every cart item, summed: the hot loop of a decision,
-     * with the scratch's fields in locals (stores through acc could alias
+     * with the scratch's fields in locals (stores through them could alias
      * them, which would make the compiler reload them every iteration) */
     {
-        struct acc *acc = s->acc;
-        uint32_t *touched = s->touched;
-        const uint32_t epoch = s->epoch;
+        uint8_t *restrict seen = s->seen;
+        float *restrict as = s->as, *restrict amx = s->amx;
+        uint32_t *restrict aev = s->aev, *restrict aevco = s->aevco;
+        uint32_t *restrict touched = s->touched;
         const uint32_t *off = m->nbr_off;
         const struct cw_nbr *nbrs = m->nbrs;
         size_t nt = s->nt;
@@ -236,19 +266,31 @@ int cw__decide_candidates(const struct cw_model *m, struct cw_scratch *s,
             uint32_t end = off[ci + 1];
             if (end - off[ci] > per_item)
                 end = off[ci] + per_item;
+            /* the next cart item's list is somewhere else in memory, too
+             * short for the hardware prefetcher to catch up: ask now */
+            if (c + 1 < nc) {
+                uint32_t nx = cart[c + 1], nb0 = off[nx], nb1 = off[nx + 1];
+                if (nb1 - nb0 > per_item)
+                    nb1 = nb0 + per_item;
+                const char *p0 = (const char *)(nbrs + nb0);
+                const char *p1 = (const char *)(nbrs + nb1);
+                for (; p0 < p1; p0 += 64)
+                    __builtin_prefetch(p0);
+            }
             for (uint32_t x = off[ci]; x < end; x++) {
                 const struct cw_nbr nb = nbrs[x];
-                struct acc *a = &acc[nb.item];
-                if (a->stamp != epoch) {
-                    *a = (struct acc){0, 0, 0, 0, UINT32_MAX, 0, epoch};
-                    touched[nt++] = nb.item;
-                }
-                a->s += nb.w;
-                if (nb.w > a->mx) {
-                    a->mx = nb.w;
-                    a->ev = ci;
-                    a->evco = nb.co;
-                }
+                uint32_t j = nb.item;
+                touched[nt] = j;
+                nt += !seen[j];
+                seen[j] = 1;
+                as[j] += nb.w;
+                /* selects, not a branch: whether this cart item is the
+                 * strongest so far is a coin flip the predictor loses */
+                float mx0 = amx[j];
+                int gt = nb.w > mx0;
+                amx[j] = gt ? nb.w : mx0;
+                aev[j] = gt ? ci : aev[j];
+                aevco[j] = gt ? nb.co : aevco[j];
             }
         }
         s->nt = nt;
@@ -258,11 +300,12 @@ int cw__decide_candidates(const struct cw_model *m, struct cw_scratch *s,
     if (cu >= 0) {
         const struct cw_customer *c = &m->customers[cu];
         out->known_customer = 1;
+        s->cu = cu;
         for (uint32_t x = 0; x < c->n_hist; x++) {
             const struct cw_hist *h = &m->hist[c->hist_off + x];
-            struct acc *a = touch(s, h->item);
-            a->h = h->w;
-            a->hn = (float)h->n;
+            touch(s, h->item);
+            s->ah[h->item] = h->w;
+            s->ahn[h->item] = (float)h->n;
         }
     }
     for (uint32_t x = 0; x < m->n_popular && x < POPULAR_CANDIDATES; x++)
@@ -279,8 +322,7 @@ int cw__decide_candidates(const struct cw_model *m, struct cw_scratch *s,
         uint32_t j = s->touched[t];
         if (!usable(s, j))
             continue;
-        const struct acc *a = &s->acc[j];
-        if (same_category && a->s <= 0) {
+        if (same_category && s->as[j] <= 0) {
             uint32_t cat = m->items[j].category;
             int sub = 0;
             for (size_t c = 0; c < nc && cat && !sub; c++)
@@ -288,7 +330,8 @@ int cw__decide_candidates(const struct cw_model *m, struct cw_scratch *s,
             if (sub)
                 continue;
         }
-        double z = s->zitem[j] + w[1] * a->s + w[2] * a->mx + w[3] * a->h;
+        double z =
+            s->zitem[j] + w[1] * s->as[j] + w[2] * s->amx[j] + w[3] * s->ah[j];
         if (w[5] != 0 && nc)
             z += w[5] * fmaxf(-5, fminf(5, s->lprice[j] - s->lavg));
         s->cand[n++] = (struct cw__cand){j, z};
@@ -300,10 +343,9 @@ int cw__decide_candidates(const struct cw_model *m, struct cw_scratch *s,
 void cw__cand_features(const struct cw_model *m, const struct cw_scratch *s,
                        uint32_t item, float f[CW_MODEL_NFEAT])
 {
-    const struct acc *a = &s->acc[item];
-    f[0] = a->s;
-    f[1] = a->mx;
-    f[2] = a->h;
+    f[0] = s->as[item];
+    f[1] = s->amx[item];
+    f[2] = s->ah[item];
     f[3] = s->fpop[item];
     f[4] = s->has_cart ? fmaxf(-5, fminf(5, s->lprice[item] - s->lavg)) : 0;
     f[5] = m->items[item].return_rate;
@@ -311,7 +353,7 @@ void cw__cand_features(const struct cw_model *m, const struct cw_scratch *s,
 
 float cw__cand_hist_n(const struct cw_scratch *s, uint32_t item)
 {
-    return s->acc[item].hn;
+    return s->ahn[item];
 }
 
 void cw__rank_features(const float f[CW_MODEL_NFEAT], double z1, float hn,
@@ -374,7 +416,7 @@ static void rerank(const struct cw_model *m, const struct cw_scratch *s,
         uint32_t it = c[top[x]].item;
         float f[CW_MODEL_NFEAT], r[CW_MODEL_NRANK];
         cw__cand_features(m, s, it, f);
-        cw__rank_features(f, c[top[x]].z, s->acc[it].hn,
+        cw__rank_features(f, c[top[x]].z, s->ahn[it],
                           m->items[it].repeat_rate, r);
         double sc = 0;
         for (int d = 0; d < CW_MODEL_NRANK; d++)
@@ -399,7 +441,7 @@ static uint32_t pick_variant(const struct cw_model *m,
         const struct cw_item *it = &m->items[v];
         if (it->inventory == 0 || (it->flags & CW_FLAG_INACTIVE))
             continue;
-        if (s->acc[v].stamp == s->epoch && s->acc[v].h > 0)
+        if (s->ah[v] > 0)
             return v;
         if (!have) {
             best = v;
@@ -419,28 +461,29 @@ static void explain(const struct cw_model *m, const struct cw_scratch *s,
                     uint32_t item, struct cw_addon *a)
 {
     const double *w = m->meta.feat_w;
-    const struct acc *ac = &s->acc[item];
-    double personal = w[3] * ac->h;
-    double item_model = w[1] * ac->s + w[2] * ac->mx;
-    a->evidence_item = ac->ev;
+    float h = s->ah[item];
+    uint32_t ev = s->amx[item] > 0 ? s->aev[item] : UINT32_MAX;
+    double personal = w[3] * h;
+    double item_model = w[1] * s->as[item] + w[2] * s->amx[item];
+    a->evidence_item = ev;
     a->evidence_share = 0;
-    if (ac->h > 0 && (personal >= item_model || ac->ev == UINT32_MAX)) {
+    if (h > 0 && (personal >= item_model || ev == UINT32_MAX)) {
         a->reason = CW_REASON_BOUGHT_BEFORE;
         snprintf(a->text, sizeof(a->text),
                  "You have ordered this before: add it again?");
-    } else if (ac->ev != UINT32_MAX) {
+    } else if (ev != UINT32_MAX) {
         a->reason = CW_REASON_PAIRS_WITH;
-        uint32_t pop = m->items[ac->ev].pop;
-        a->evidence_share = pop ? (double)ac->evco / pop : 0;
+        uint32_t pop = m->items[ev].pop;
+        a->evidence_share = pop ? (double)s->aevco[item] / pop : 0;
         int pct = (int)lround(100 * a->evidence_share);
         if (pct >= 1)
             snprintf(a->text, sizeof(a->text),
                      "Pairs well with your %s: %d%% of orders with it "
                      "include this",
-                     label(m, ac->ev), pct);
+                     label(m, ev), pct);
         else
             snprintf(a->text, sizeof(a->text),
-                     "Often bought together with your %s", label(m, ac->ev));
+                     "Often bought together with your %s", label(m, ev));
     } else {
         a->reason = CW_REASON_POPULAR;
         snprintf(a->text, sizeof(a->text),
