@@ -246,7 +246,7 @@ struct cw_srv_counters {
     atomic_ullong events_received, events_ingested, events_duplicate;
     atomic_ullong products_upserted, orders_ingested, webhooks_received,
         webhooks_duplicate;
-    atomic_ullong declog_written, declog_dropped, declog_failed;
+    atomic_ullong declog_written, declog_dropped, declog_failed, declog_waits;
     atomic_ullong rate_limited_key, rate_limited_ip, auth_failures;
     atomic_ullong model_swaps, trainings, training_failures;
 };
