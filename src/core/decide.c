@@ -400,15 +400,18 @@ int cw__rank_select(const struct cw__cand *c, int n, unsigned top_n, int *top)
     return nt;
 }
 
-/* Re-ranks the best rank_n candidates in place (see the top of the file):
- * they get the re-ranker's calibrated score, every other candidate drops
+/* Re-ranks the best rank_n candidates (see the top of the file): they get
+ * the re-ranker's calibrated score, written to top (best by the old score
+ * first); returns how many. With demote, c is rewritten in place: the
+ * re-ranked get their new score and every other candidate drops
  * CW_RANK_DEMOTE below its own, so it can only fill. */
-static void rerank(const struct cw_model *m, const struct cw_scratch *s,
-                   struct cw__cand *c, int n)
+static int rerank(const struct cw_model *m, const struct cw_scratch *s,
+                  struct cw__cand *c, int n, int demote,
+                  struct cw__cand *top_out)
 {
     const struct cw_model_meta *mt = &m->meta;
     if (!mt->rank_n || n <= 0)
-        return;
+        return 0;
     int top[CW_RANK_MAX];
     int nt = cw__rank_select(c, n, mt->rank_n, top);
     double znew[CW_RANK_MAX];
@@ -423,10 +426,15 @@ static void rerank(const struct cw_model *m, const struct cw_scratch *s,
             sc += mt->rank_w[d] * r[d];
         znew[x] = mt->rank_a + mt->rank_b * sc;
     }
-    for (int i = 0; i < n; i++)
-        c[i].z -= CW_RANK_DEMOTE;
     for (int x = 0; x < nt; x++)
-        c[top[x]].z = znew[x];
+        top_out[x] = (struct cw__cand){c[top[x]].item, znew[x]};
+    if (demote) {
+        for (int i = 0; i < n; i++)
+            c[i].z -= CW_RANK_DEMOTE;
+        for (int x = 0; x < nt; x++)
+            c[top[x]].z = znew[x];
+    }
+    return nt;
 }
 
 /* The variant to pre-select in item's group: one the shopper bought
@@ -536,7 +544,17 @@ int cw_decide(const struct cw_model *m, struct cw_scratch *s,
     int n = cw__decide_candidates(m, s, req, out, &c, err);
     if (n < 0)
         return n;
-    rerank(m, s, c, n);
+    int fill = req->flags & CW_DECIDE_FILL;
+    /* Without fill, a demoted candidate is far below the relevance floor
+     * (below): only the re-ranked ones can be chosen, so the choice runs
+     * over them alone. */
+    struct cw__cand ranked[CW_RANK_MAX];
+    int only_ranked = !fill && m->meta.relevance_floor > 0;
+    int nr = rerank(m, s, c, n, !only_ranked, ranked);
+    if (only_ranked && nr > 0) {
+        c = ranked;
+        n = nr;
+    }
     unsigned k = req->k ? req->k : CW_DECIDE_MAX;
     double zbest = -INFINITY;
     for (int i = 0; i < n; i++)
@@ -552,7 +570,6 @@ int cw_decide(const struct cw_model *m, struct cw_scratch *s,
     double zfloor = pf > 0 && pf < 1 ? log(pf / (1 - pf)) : -INFINITY;
     double gamma =
         req->flags & CW_DECIDE_ACCURACY_ONLY ? 0 : m->meta.profit_gamma;
-    int fill = req->flags & CW_DECIDE_FILL;
     uint32_t taken[CW_DECIDE_MAX];
     struct pick list[SHORTLIST];
     int done = 0;
