@@ -188,8 +188,7 @@ static int pass(const struct cw_model *m, struct cw_scratch *s,
         if (dump) {
             fprintf(dump, "%zu", x);
             for (size_t k = 0; k < d.n_addons; k++)
-                fprintf(dump, " %s/%s/%.17g",
-                        cw_model_sku(m, d.addons[k].item),
+                fprintf(dump, " %s/%s/%.17g", cw_model_sku(m, d.addons[k].item),
                         cw_model_sku(m, d.addons[k].variant),
                         d.addons[k].p_accept);
             fputc('\n', dump);
@@ -429,8 +428,8 @@ int main(int argc, char **argv)
                    &err)) < 0 ||
         (rc = pass(&m, s, &cs, 1, wall, r.flags, us, us2, &r.anon, NULL,
                    &err)) < 0 ||
-        (rc = pass(&m, s, &cs, 0, cpu, r.flags, us, us2, &r.cpu, NULL,
-                   &err)) < 0)
+        (rc = pass(&m, s, &cs, 0, cpu, r.flags, us, us2, &r.cpu, NULL, &err)) <
+            0)
         goto out;
     if (dump && fclose(dump) != 0) {
         dump = NULL;
