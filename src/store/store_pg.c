@@ -1221,43 +1221,55 @@ static const struct cw_store_ops pg_ops = {
     .meta_set = pg_meta_set,
 };
 
-/* Reads the newest applied version (0 on a new database) inside the
- * migration transaction. */
+/* Reads the newest applied version into *version: 0 on a new database
+ * (no schema_migrations table in the search path yet). Writes nothing, so a
+ * store that is up to date opens with a read-only role or on a standby. */
 static int schema_version(struct pg *g, int *version, struct cw_buf *err)
 {
-    int code = command(g,
+    *version = 0;
+    PGresult *r =
+        PQexec(g->conn, "SELECT to_regclass('schema_migrations') IS NOT NULL");
+    int code = 0;
+    if (!result_ok(r))
+        code = pgerr(g, r, err, "reading the schema version");
+    else if (!strcmp(PQgetvalue(r, 0, 0), "t")) {
+        PQclear(r);
+        r = PQexec(g->conn, "SELECT COALESCE(max(version), 0) FROM "
+                            "schema_migrations");
+        if (!result_ok(r))
+            code = pgerr(g, r, err, "reading the schema version");
+        else
+            *version = (int)col_int(r, 0, 0, 0);
+    }
+    PQclear(r);
+    if (!code && *version > cw__migration_latest())
+        code = cw__migration_too_new(err, *version);
+    return code;
+}
+
+/* Applies every migration newer than the database, all in one transaction
+ * under an advisory lock (the version read again inside it), so that two
+ * processes opening a new database at once apply each migration once; a
+ * database newer than this build is refused before anything changes. */
+static int migrate(struct pg *g, struct cw_buf *err)
+{
+    int version = 0;
+    int code = schema_version(g, &version, err);
+    if (code || version == cw__migration_latest())
+        return code;
+    code = command(g, "BEGIN", err, "migrating");
+    if (!code)
+        code = command(g, LOCK_MIGRATE, err, "migrating");
+    if (!code)
+        code = command(g,
                        "CREATE TABLE IF NOT EXISTS schema_migrations ("
                        "  version BIGINT NOT NULL PRIMARY KEY,"
                        "  name TEXT NOT NULL,"
                        "  applied_at TEXT NOT NULL"
                        ")",
-                       err, "reading the schema version");
-    if (code)
-        return code;
-    PGresult *r = PQexec(g->conn, "SELECT COALESCE(max(version), 0) FROM "
-                                  "schema_migrations");
-    if (!result_ok(r))
-        code = pgerr(g, r, err, "reading the schema version");
-    else
-        *version = (int)col_int(r, 0, 0, 0);
-    PQclear(r);
-    return code;
-}
-
-/* Applies every migration newer than the database, all in one transaction
- * under an advisory lock, so that two processes opening a new database at
- * once apply each migration once; a database newer than this build is
- * refused before anything changes. */
-static int migrate(struct pg *g, struct cw_buf *err)
-{
-    int code = command(g, "BEGIN", err, "migrating");
-    if (!code)
-        code = command(g, LOCK_MIGRATE, err, "migrating");
-    int version = 0;
+                       err, "migrating");
     if (!code)
         code = schema_version(g, &version, err);
-    if (!code && version > cw__migration_latest())
-        code = cw__migration_too_new(err, version);
     size_t n;
     const struct cw__migration *m = cw__migration_pg_table(&n);
     for (size_t i = 0; !code && i < n; i++) {
