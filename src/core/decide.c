@@ -416,8 +416,8 @@ static void rerank(const struct cw_model *m, const struct cw_scratch *s,
         uint32_t it = c[top[x]].item;
         float f[CW_MODEL_NFEAT], r[CW_MODEL_NRANK];
         cw__cand_features(m, s, it, f);
-        cw__rank_features(f, c[top[x]].z, s->ahn[it],
-                          m->items[it].repeat_rate, r);
+        cw__rank_features(f, c[top[x]].z, s->ahn[it], m->items[it].repeat_rate,
+                          r);
         double sc = 0;
         for (int d = 0; d < CW_MODEL_NRANK; d++)
             sc += mt->rank_w[d] * r[d];
