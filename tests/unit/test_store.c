@@ -94,8 +94,9 @@ static int setup(void **state)
                  "CREATE SCHEMA %s",
                  f.schema, f.schema);
         PQclear(pg_query(pg_base, sql, 0));
-        snprintf(f.db, sizeof(f.db), "%s%soptions=-csearch_path%%3D%s", pg_base,
-                 strchr(pg_base, '?') ? "&" : "?", f.schema);
+        snprintf(f.db, sizeof(f.db),
+                 "%s%soptions=-csearch_path%%3D%s&application_name=%s", pg_base,
+                 strchr(pg_base, '?') ? "&" : "?", f.schema, f.schema);
         return 0;
     }
     const char *tmp = getenv("TMPDIR");
@@ -1541,6 +1542,44 @@ static void test_pg_failed_statement_keeps_transaction(void **state)
     cw_store_close(s);
 }
 
+/* A server node's connection dies (the server restarted, a failover): the
+ * call that finds out fails with CW_EIO, the next one connects again; in a
+ * transaction the calls fail until the rollback, which is harmless. */
+static void test_pg_reconnects(void **state)
+{
+    struct fx *f = *state;
+    struct cw_store *s = open_ok(f->db);
+    const struct cw_store_ops *o = s->ops;
+    char kill[256];
+    snprintf(kill, sizeof(kill),
+             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+             "WHERE application_name = '%s' AND pid <> pg_backend_pid()",
+             f->schema);
+    struct cw_product_rec p = product("SKU-1");
+    assert_int_equal(o->put_product(s, &p, NULL), 1);
+    assert_int_equal(sql_int(f, kill), 1);
+    struct cw_buf err = CW_BUF_INIT;
+    struct cw_product_rec p2 = product("SKU-2");
+    assert_int_equal(o->put_product(s, &p2, &err), CW_EIO);
+    assert_non_null(strstr(cw_buf_str(&err), "product 'SKU-2': "));
+    assert_int_equal(o->put_product(s, &p2, NULL), 1);
+    assert_int_equal(counts_of(s).products, 2);
+
+    assert_int_equal(o->begin(s, NULL), 0);
+    struct cw_product_rec p3 = product("SKU-3");
+    assert_int_equal(o->put_product(s, &p3, NULL), 1);
+    assert_int_equal(sql_int(f, kill), 1);
+    cw_buf_reset(&err);
+    assert_int_equal(o->put_product(s, &p3, &err), CW_EIO);
+    assert_int_equal(o->put_product(s, &p3, &err), CW_EIO);
+    assert_non_null(strstr(cw_buf_str(&err), "in a transaction"));
+    assert_int_equal(o->commit(s, NULL), CW_EIO);
+    assert_int_equal(o->rollback(s, NULL), 0);
+    assert_int_equal(counts_of(s).products, 2); /* SKU-3 was never kept */
+    cw_buf_release(&err);
+    cw_store_close(s);
+}
+
 /* argv[1]: "sqlite" (the default) or "postgres". */
 int main(int argc, char **argv)
 {
@@ -1589,6 +1628,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest pg_only[] = {
         T(test_pg_missing_database_fails_cleanly),
         T(test_pg_failed_statement_keeps_transaction),
+        T(test_pg_reconnects),
     };
 #undef T
     int failed =
