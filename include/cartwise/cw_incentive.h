@@ -23,6 +23,8 @@
  * lives in a struct cw_incentive_state the caller owns; one may be shared by
  * any number of threads. The budget is a single C11 atomic word, so the sum
  * of reserved discounts never exceeds the budget however many requests race.
+ * A state may draw its budget from an allowance (the server's: the store's
+ * daily total, shared by restarts and nodes), leased in chunks.
  *
  * Learned inputs (the store-wide order-value distribution, the abandonment
  * propensity model, the discount uplift) come in struct cw_incentive_stats,
@@ -271,10 +273,40 @@ void cw_incentive_state_free(struct cw_incentive_state *s); /* NULL ok */
 /* Discount money reserved today (day of now, UTC). */
 int64_t cw_incentive_state_spent(struct cw_incentive_state *s, int64_t now);
 /* Reserves amount against the day's budget (pacing as given). Returns 1
- * reserved, 0 refused. Exposed for tests and the replay bench. */
+ * reserved, 0 refused. With an allowance, what the state reserves in a day
+ * never passes what it leased that day: a reservation that does not fit
+ * leases more first (see struct cw_incentive_allowance) and is refused when
+ * the allowance grants too little or fails. Exposed for tests and the
+ * replay bench. */
 int cw_incentive_budget_reserve(struct cw_incentive_state *s, int64_t budget,
                                 enum cw_pacing pacing, int64_t now,
                                 int64_t amount);
+
+/* Where a state's budget comes from when it is not the state's alone: the
+ * server sets one so that daily_budget is the store's, across restarts and
+ * nodes (docs/incentives.md). Without one (the CLI, simulate) the state's
+ * own word is the whole budget.
+ *
+ * lease(ctx, day, limit, want, &granted) asks for up to want more minor
+ * units of UTC day `day` (unix seconds / 86400) such that what was leased
+ * that day over every holder stays within limit (the budget, paced); it
+ * returns 0 with *granted = min(want, limit - leased so far), at least 0,
+ * or a negative CW_E* code, which counts as nothing granted. The state
+ * calls it one call at a time, from a request's thread, possibly while the
+ * session's and the customer's locks of that request are held: it must not
+ * call back into the state. Leased money not reserved by the end of the day
+ * (or by a restart) is not given back: chunks of budget / 20 bound that. */
+struct cw_incentive_allowance {
+    int (*lease)(void *ctx, int64_t day, int64_t limit, int64_t want,
+                 int64_t *granted);
+    void *ctx; /* borrowed: must outlive the state's use */
+};
+/* Sets a's lease on s (a copied; NULL or a NULL lease: none). Call before
+ * s is shared between threads. */
+void cw_incentive_state_set_allowance(struct cw_incentive_state *s,
+                                      const struct cw_incentive_allowance *a);
+/* Money leased to s for the day of now (0 without an allowance). */
+int64_t cw_incentive_state_leased(struct cw_incentive_state *s, int64_t now);
 
 /* ---- the decision --------------------------------------------------- */
 

@@ -129,6 +129,15 @@ struct cw_store_ops {
                     struct cw_buf *err);
     int (*meta_set)(struct cw_store *s, const char *key, const char *value,
                     struct cw_buf *err);
+
+    /* The store-wide daily discount budget (docs/incentives.md): leases up
+     * to want more minor units of UTC day `day` (unix seconds / 86400) so
+     * that the day's total leased, over every server, stays within limit.
+     * One statement, so atomic against every other caller: *granted =
+     * min(want, limit - leased so far), at least 0, is added to the day's
+     * total. Returns 0, or a CW_E* code (then nothing was granted). */
+    int (*budget_lease)(struct cw_store *s, int64_t day, int64_t limit,
+                        int64_t want, int64_t *granted, struct cw_buf *err);
 };
 
 struct cw_store {

@@ -16,7 +16,12 @@
  * Runtime state is a set-associative table of sessions and one of
  * customers, each bucket guarded by one of a fixed set of mutexes, and the
  * day's budget as one atomic word (day << 44 | reserved), reserved with
- * compare-and-swap so concurrent requests can never overspend it.
+ * compare-and-swap so concurrent requests can never overspend it. With an
+ * allowance (the server's store-wide budget) a second word holds what was
+ * leased for the day (day << 44 | leased); reservations count against it,
+ * and only a reservation that does not fit takes the lease mutex and asks
+ * the allowance for another chunk, so the store is not on the path of the
+ * decisions that fit.
  */
 #include <math.h>
 #include <pthread.h>
@@ -669,6 +674,15 @@ struct cust {
 
 struct cw_incentive_state {
     _Atomic uint64_t budget; /* day << DAY_BITS | reserved */
+    /* the store-wide budget, when set (cw_incentive_state_set_allowance) */
+    int has_allowance;
+    struct cw_incentive_allowance allowance;
+    _Atomic uint64_t leased; /* day << DAY_BITS | leased to this state;
+                                written only under lease_lock */
+    pthread_mutex_t lease_lock;
+    int64_t dry_day, dry_limit; /* under lease_lock: on dry_day the
+                                   allowance granted less than asked at
+                                   limit dry_limit (it had no more) */
     size_t n_sbuckets, n_cbuckets;
     struct sess *sess;
     struct cust *cust;
@@ -689,6 +703,9 @@ cw_incentive_state_new(size_t max_sessions, size_t max_customers, int64_t ttl_s)
 {
     struct cw_incentive_state *s = cw_calloc(1, sizeof(*s));
     atomic_init(&s->budget, 0);
+    atomic_init(&s->leased, 0);
+    pthread_mutex_init(&s->lease_lock, NULL);
+    s->dry_day = -1;
     s->n_sbuckets = pow2_buckets(max_sessions ? max_sessions : 16384);
     s->n_cbuckets = pow2_buckets(max_customers ? max_customers : 65536);
     s->sess = cw_calloc(s->n_sbuckets * WAYS, sizeof(*s->sess));
@@ -705,6 +722,7 @@ void cw_incentive_state_free(struct cw_incentive_state *s)
 {
     if (!s)
         return;
+    pthread_mutex_destroy(&s->lease_lock);
     for (int i = 0; i < STRIPES; i++) {
         pthread_mutex_destroy(&s->slock[i]);
         pthread_mutex_destroy(&s->clock[i]);
@@ -742,6 +760,74 @@ static int64_t paced(int64_t budget, enum cw_pacing pacing, int64_t now)
     return budget;
 }
 
+void cw_incentive_state_set_allowance(struct cw_incentive_state *s,
+                                      const struct cw_incentive_allowance *a)
+{
+    s->has_allowance = a && a->lease;
+    if (s->has_allowance)
+        s->allowance = *a;
+}
+
+/* What is leased to s for day: 0 when the word holds an older day, -1 when
+ * it holds a later one (a request from an older clock). */
+static int64_t leased_for(struct cw_incentive_state *s, uint64_t day)
+{
+    uint64_t w = atomic_load(&s->leased);
+    if (w >> DAY_BITS > day)
+        return -1;
+    return w >> DAY_BITS == day ? (int64_t)(w & SPENT_MASK) : 0;
+}
+
+int64_t cw_incentive_state_leased(struct cw_incentive_state *s, int64_t now)
+{
+    int64_t l = leased_for(s, (uint64_t)day_of(now));
+    return l > 0 ? l : 0;
+}
+
+/* Makes the day's allowance at least need (reserved so far plus the
+ * amount), asking for a chunk of max(what is missing, budget / 20) within
+ * limit (the paced budget). Returns 1 when it now covers need. One lease at
+ * a time: a thread that waited here finds what the one before it leased and
+ * asks for nothing when that covers it, so two threads that run out at once
+ * lease once. Reservations that fit never take this mutex. */
+static int lease_more(struct cw_incentive_state *s, uint64_t day, int64_t limit,
+                      int64_t budget, int64_t need)
+{
+    pthread_mutex_lock(&s->lease_lock);
+    int ok = 0;
+    int64_t have = leased_for(s, day);
+    if (have < 0)
+        goto out;
+    if (have >= need) {
+        ok = 1;
+        goto out;
+    }
+    /* the store-wide total already reached dry_limit: only what the limit
+     * grew by since (pacing) can be left */
+    if (s->dry_day == (int64_t)day && limit - s->dry_limit < need - have)
+        goto out;
+    int64_t want = need - have, chunk = budget / 20;
+    if (want < chunk)
+        want = chunk;
+    if (want > budget - have)
+        want = budget - have;
+    int64_t granted = 0;
+    if (s->allowance.lease(s->allowance.ctx, (int64_t)day, limit, want,
+                           &granted) < 0)
+        goto out; /* nothing granted: the caller refuses the discount */
+    if (granted < 0 || granted > want)
+        granted = granted < 0 ? 0 : want;
+    if (granted < want) {
+        s->dry_day = (int64_t)day;
+        s->dry_limit = limit;
+    }
+    atomic_store(&s->leased, day << DAY_BITS | (uint64_t)(have + granted));
+    ok = have + granted >= need;
+out:
+    pthread_mutex_unlock(&s->lease_lock);
+    return ok;
+}
+
 int cw_incentive_budget_reserve(struct cw_incentive_state *s, int64_t budget,
                                 enum cw_pacing pacing, int64_t now,
                                 int64_t amount)
@@ -762,6 +848,20 @@ int cw_incentive_budget_reserve(struct cw_incentive_state *s, int64_t budget,
             spent = 0;
         if (spent + amount > allowed)
             return 0;
+        if (s->has_allowance) {
+            /* the leased word only grows within a day, so a value read
+             * before the CAS below is a lower bound of the one after it:
+             * what is reserved never passes what was leased */
+            int64_t have = leased_for(s, day);
+            if (have < 0)
+                return 0;
+            if (spent + amount > have) {
+                if (!lease_more(s, day, allowed, budget, spent + amount))
+                    return 0;
+                old = atomic_load(&s->budget);
+                continue;
+            }
+        }
         uint64_t nw = day << DAY_BITS | (uint64_t)(spent + amount);
         if (atomic_compare_exchange_weak(&s->budget, &old, nw))
             return 1;

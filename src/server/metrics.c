@@ -201,6 +201,23 @@ void cw_srv_metrics_render(struct cw_srv *srv, struct cw_buf *b)
     counter(b, "cartwise_auth_failures_total",
             "Requests refused for a missing or unknown key.",
             ld(&c->auth_failures));
+    counter(b, "cartwise_discount_budget_leases_total",
+            "Leases of the store's daily discount budget answered.",
+            ld(&c->budget_leases));
+    counter(b, "cartwise_discount_budget_leased_minor_total",
+            "Discount budget leased from the store, in minor units.",
+            ld(&c->budget_leased));
+    counter(b, "cartwise_discount_budget_lease_failures_total",
+            "Leases the store could not answer (discounts refused).",
+            ld(&c->budget_lease_failures));
+    gauge(
+        b, "cartwise_discount_budget_reserved_minor",
+        "Discount money this node reserved today (UTC), in minor units.",
+        (double)cw_incentive_state_spent(srv->inc_state, (int64_t)time(NULL)));
+    gauge(
+        b, "cartwise_discount_budget_held_minor",
+        "Discount budget this node leased today (UTC), in minor units.",
+        (double)cw_incentive_state_leased(srv->inc_state, (int64_t)time(NULL)));
     counter(b, "cartwise_model_swaps_total", "Model versions loaded.",
             ld(&c->model_swaps));
     counter(b, "cartwise_trainings_total", "Training runs finished.",

@@ -249,6 +249,7 @@ struct cw_srv_counters {
     atomic_ullong declog_written, declog_dropped, declog_failed, declog_waits;
     atomic_ullong rate_limited_key, rate_limited_ip, auth_failures;
     atomic_ullong model_swaps, trainings, training_failures;
+    atomic_ullong budget_leases, budget_leased, budget_lease_failures;
 };
 void cw_srv_metrics_render(struct cw_srv *srv, struct cw_buf *out);
 
@@ -410,6 +411,12 @@ struct cw_srv {
     pthread_mutex_t inc_lock;
     struct cw_srv_inc *inc; /* NULL: no configuration */
     struct cw_incentive_state *inc_state;
+    /* the daily budget is the store's: inc_state leases chunks of it
+     * through lstore, a handle of its own opened on the first lease */
+    pthread_mutex_t lease_lock; /* guards lstore and the two below */
+    struct cw_store *lstore;
+    int lease_failing;     /* the last lease failed (logged once) */
+    double lease_retry_at; /* monotonic: no store call before this */
 
     /* the running experiment (meta "experiment"), copied by each thread
      * when exp_gen changes */

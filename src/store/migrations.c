@@ -177,6 +177,17 @@ static const struct cw__migration migrations[] = {
      "  PRIMARY KEY (key_id, idem_key, method, path)"
      ") WITHOUT ROWID;"
      "CREATE INDEX idempotency_created ON idempotency(created_at);"},
+    /* the daily discount budget, store-wide: what was leased to servers
+     * per UTC day (day = unix seconds / 86400), so that a restart or
+     * another node cannot reserve the same money again */
+    {5, "discount budget leases",
+     "CREATE TABLE budget_leases ("
+     "  day INTEGER NOT NULL PRIMARY KEY,"
+     "  leased INTEGER NOT NULL CHECK (leased >= 0),"
+     "  last_grant INTEGER NOT NULL CHECK (last_grant >= 0),"
+     "  leases INTEGER NOT NULL CHECK (leases >= 0),"
+     "  updated_at TEXT NOT NULL"
+     ");"},
 };
 
 #define NMIGRATIONS (sizeof(migrations) / sizeof(*migrations))

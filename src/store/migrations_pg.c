@@ -177,6 +177,14 @@ static const struct cw__migration migrations[] = {
      "  PRIMARY KEY (key_id, idem_key, method, path)"
      ");"
      "CREATE INDEX idempotency_created ON idempotency(created_at);"},
+    {5, "discount budget leases",
+     "CREATE TABLE budget_leases ("
+     "  day BIGINT NOT NULL PRIMARY KEY,"
+     "  leased BIGINT NOT NULL CHECK (leased >= 0),"
+     "  last_grant BIGINT NOT NULL CHECK (last_grant >= 0),"
+     "  leases BIGINT NOT NULL CHECK (leases >= 0),"
+     "  updated_at TEXT NOT NULL"
+     ");"},
 };
 
 const struct cw__migration *cw__migration_pg_table(size_t *n)

@@ -136,6 +136,17 @@ int cw__store_check_idem(const struct cw_idem_rec *in, struct cw_buf *err)
     return 0;
 }
 
+int cw__store_check_lease(int64_t day, int64_t limit, int64_t want,
+                          struct cw_buf *err)
+{
+    if (day < 0 || limit < 0 || want < 0)
+        return cw_err(err, CW_EINVAL,
+                      "budget lease: day %lld, limit %lld, want %lld: must "
+                      "not be negative",
+                      (long long)day, (long long)limit, (long long)want);
+    return 0;
+}
+
 void cw__store_now(char *out, size_t size)
 {
     time_t now = time(NULL);

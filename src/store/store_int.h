@@ -10,6 +10,7 @@
 #define CW_STORE_INT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cartwise/cw_store.h"
 
@@ -26,6 +27,9 @@ int cw__store_check_decision(const struct cw_decision_rec *d,
                              struct cw_buf *err);
 int cw__store_check_key(const struct cw_key_rec *k, struct cw_buf *err);
 int cw__store_check_idem(const struct cw_idem_rec *in, struct cw_buf *err);
+/* A budget lease's arguments: none negative (CW_EINVAL). */
+int cw__store_check_lease(int64_t day, int64_t limit, int64_t want,
+                          struct cw_buf *err);
 
 /* Writes the current UTC time as "2024-01-31T12:00:00Z" into out (size
  * bytes, at least 21), the form of every time the store writes itself. */

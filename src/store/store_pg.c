@@ -155,7 +155,19 @@
     X(META_GET, "SELECT value FROM meta WHERE key = $1")                       \
     X(META_SET, "INSERT INTO meta(key, value) VALUES ($1, $2) "                \
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value")       \
-    X(META_DEL, "DELETE FROM meta WHERE key = $1")
+    X(META_DEL, "DELETE FROM meta WHERE key = $1")                             \
+    X(BUDGET_LEASE,                                                            \
+      "INSERT INTO budget_leases(day, leased, last_grant, leases, "            \
+      "updated_at) VALUES ($1::bigint, "                                       \
+      "GREATEST(LEAST($3::bigint, $2::bigint), 0), "                           \
+      "GREATEST(LEAST($3::bigint, $2::bigint), 0), 1, " NOW_SQL ") "           \
+      "ON CONFLICT(day) DO UPDATE SET "                                        \
+      "last_grant = GREATEST(LEAST($3::bigint, "                               \
+      "$2::bigint - budget_leases.leased), 0), "                               \
+      "leased = budget_leases.leased + GREATEST(LEAST($3::bigint, "            \
+      "$2::bigint - budget_leases.leased), 0), "                               \
+      "leases = budget_leases.leases + 1, updated_at = excluded.updated_at "   \
+      "RETURNING last_grant")
 
 enum stmt {
 #define STMT_ENUM(name, sql) ST_##name,
@@ -1190,6 +1202,34 @@ static int pg_meta_set(struct cw_store *s, const char *key, const char *value,
                "setting '%s'", key);
 }
 
+/* One upsert: PostgreSQL locks the day's row (ON CONFLICT DO UPDATE sees
+ * the newest version, whoever committed it), so concurrent leases from any
+ * number of servers queue on it and never grant the same money twice. */
+static int pg_budget_lease(struct cw_store *s, int64_t day, int64_t limit,
+                           int64_t want, int64_t *granted, struct cw_buf *err)
+{
+    *granted = 0;
+    int code = cw__store_check_lease(day, limit, want, err);
+    if (code)
+        return code;
+    struct params b = {0};
+    p_int(&b, day, 0);
+    p_int(&b, limit, 0);
+    p_int(&b, want, 0);
+    PGresult *r;
+    code = run(pg_of(s), ST_BUDGET_LEASE, &b, &r, err,
+               "budget lease of day %lld", (long long)day);
+    if (code)
+        return code;
+    if (PQntuples(r) == 1)
+        *granted = col_int(r, 0, 0, 0);
+    else
+        code = cw_err(err, CW_ESTORE, "budget lease of day %lld: no row",
+                      (long long)day);
+    PQclear(r);
+    return code;
+}
+
 static const struct cw_store_ops pg_ops = {
     .name = "postgres",
     .close = pg_close,
@@ -1219,6 +1259,7 @@ static const struct cw_store_ops pg_ops = {
     .put_webhook = pg_put_webhook,
     .meta_get = pg_meta_get,
     .meta_set = pg_meta_set,
+    .budget_lease = pg_budget_lease,
 };
 
 /* Reads the newest applied version into *version: 0 on a new database

@@ -157,7 +157,16 @@
     X(META_GET, "SELECT value FROM meta WHERE key = ?1")                       \
     X(META_SET, "INSERT INTO meta(key, value) VALUES (?1, ?2) "                \
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value")       \
-    X(META_DEL, "DELETE FROM meta WHERE key = ?1")
+    X(META_DEL, "DELETE FROM meta WHERE key = ?1")                             \
+    X(BUDGET_LEASE,                                                            \
+      "INSERT INTO budget_leases(day, leased, last_grant, leases, "            \
+      "updated_at) VALUES (?1, max(min(?3, ?2), 0), max(min(?3, ?2), 0), "     \
+      "1, " NOW_SQL ") ON CONFLICT(day) DO UPDATE SET "                        \
+      "last_grant = max(min(?3, ?2 - budget_leases.leased), 0), "              \
+      "leased = budget_leases.leased + "                                       \
+      "max(min(?3, ?2 - budget_leases.leased), 0), "                           \
+      "leases = budget_leases.leases + 1, updated_at = excluded.updated_at "   \
+      "RETURNING last_grant")
 
 enum stmt {
 #define STMT_ENUM(name, sql) ST_##name,
@@ -1019,6 +1028,29 @@ static int sq_meta_set(struct cw_store *s, const char *key, const char *value,
     return run(q, &b, err, "setting '%s'", key);
 }
 
+/* The grant is computed and added by one upsert (SET sees the row as it
+ * was), which SQLite runs under the database's write lock. */
+static int sq_budget_lease(struct cw_store *s, int64_t day, int64_t limit,
+                           int64_t want, int64_t *granted, struct cw_buf *err)
+{
+    struct sq *q = sq_of(s);
+    *granted = 0;
+    int code = cw__store_check_lease(day, limit, want, err);
+    if (code)
+        return code;
+    struct bind b = {q->st[ST_BUDGET_LEASE], 0, SQLITE_OK};
+    bind_int(&b, day, 0);
+    bind_int(&b, limit, 0);
+    bind_int(&b, want, 0);
+    int rc = b.rc == SQLITE_OK ? sqlite3_step(b.st) : b.rc;
+    if (rc == SQLITE_ROW)
+        *granted = sqlite3_column_int64(b.st, 0);
+    else
+        code = sqerr(q, rc, err, "budget lease of day %lld", (long long)day);
+    finish(b.st);
+    return code;
+}
+
 static const struct cw_store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sq_close,
@@ -1048,6 +1080,7 @@ static const struct cw_store_ops sqlite_ops = {
     .put_webhook = sq_put_webhook,
     .meta_get = sq_meta_get,
     .meta_set = sq_meta_set,
+    .budget_lease = sq_budget_lease,
 };
 
 static int open_db(struct sq *q, const char *path, struct cw_buf *err)

@@ -5,7 +5,8 @@
 # as into a SQLite file; a re-import adds nothing; a bad row rolls the whole
 # file back), train with the model files in a directory, serve, a decide and
 # an event over real HTTP on loopback, and both found in PostgreSQL after
-# the server stopped.
+# the server stopped; then two servers on the one database share one daily
+# discount budget.
 . "$(dirname "$0")/lib.sh"
 if [ -z "${CW_TEST_PG_URL:-}" ]; then
     echo "SKIPPED: CW_TEST_PG_URL is not set (scripts/test starts a" \
@@ -24,8 +25,10 @@ url=$(sed -E "s#^(postgres(ql)?://[^/?]*)/?[^?]*#\1/$dbname#" <<<"$CW_TEST_PG_UR
 case "$url" in */"$dbname"*) ;; *) fail "cannot make a database url from '$CW_TEST_PG_URL'" ;; esac
 psql1 "$CW_TEST_PG_URL" "CREATE DATABASE $dbname" >/dev/null
 srv=
+nodes=()
 cleanup() {
     [ -z "$srv" ] || kill "$srv" 2>/dev/null || true
+    [ "${#nodes[@]}" -eq 0 ] || kill "${nodes[@]}" 2>/dev/null || true
     psql1 "$CW_TEST_PG_URL" "DROP DATABASE IF EXISTS $dbname WITH (FORCE)" \
         >/dev/null 2>&1 || true
     rm -rf "$T"
@@ -118,4 +121,74 @@ assert_eq "$(psql1 "$url" "SELECT type || ' ' || sku || ' ' || decision_id FROM 
 # and read back through the store's scans: the KPI report
 expect_exit 0 cw report kpis --db "$url" --json
 assert_eq "$(json 'd["orders"]')" "$(sql "$T/ref.db" "SELECT count(*) FROM orders")" "report's orders"
+
+# ---- two nodes, one daily budget ---------------------------------------------
+# The discount budget is the store's (budget_leases): two servers on this
+# database, offering discounts to sessions in turn, together reserve no more
+# than daily_budget, and both offer while it lasts.
+start_node() {
+    local p
+    p=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    "$CW_BIN" serve --db "$url" --port "$p" --bind 127.0.0.1 --key-rate 0 --ip-rate 0 \
+        >>"$T/serve.out" 2>>"$T/serve-$1.err" &
+    nodes+=("$!")
+    for _ in $(seq 100); do
+        curl -sf "http://127.0.0.1:$p/livez" >/dev/null && break
+        sleep 0.1
+    done
+    curl -sf "http://127.0.0.1:$p/livez" >/dev/null ||
+        fail "node $1 not up: $(cat "$T/serve-$1.err")"
+    ports+=("$p")
+}
+# stop_nodes: SIGTERM, and each must exit 0
+stop_nodes() {
+    kill -TERM "${nodes[@]}"
+    for p in "${nodes[@]}"; do wait "$p" || fail "cartwise serve exited $?"; done
+    nodes=()
+}
+ports=()
+start_node a
+# post PORT PATH BODY [METHOD]: OUT is the body, the status must be 200
+post() {
+    OUT=$(curl -s -w '\n%{http_code}' -X "${4:-POST}" "http://127.0.0.1:$1$2" \
+        -H "Authorization: Bearer $sk" -H 'Content-Type: application/json' -d "$3")
+    assert_eq "$(tail -n 1 <<<"$OUT")" 200 "$2 status: $OUT"
+    OUT=$(head -n -1 <<<"$OUT")
+}
+cart='[{"sku":"85123A","qty":1},{"sku":"71053","qty":1},{"sku":"22632","qty":1}]'
+port_a=${ports[0]}
+post "$port_a" /v1/decide "{\"session_id\":\"pg-cur\",\"cart\":$cart}"
+currency=$(json 'd["cart_value"]["currency"]')
+post "$port_a" /v1/config "{\"currency\":\"$currency\",\"discount\":{\"enabled\":true,
+    \"daily_budget\":400,\"pacing\":\"none\",\"propensity_threshold\":0.1,
+    \"prior_abandon_rate\":0.95,\"prior_elasticity\":0.3,\"exploration_share\":0,
+    \"margin_floor\":0.05,\"per_customer_max\":0}}" PUT
+# node b reads the configuration from the store at start
+start_node b
+port_b=${ports[1]}
+given_a=0 given_b=0 n_a=0 n_b=0
+for i in $(seq 30); do
+    for node in a b; do
+        port=$port_a
+        [ "$node" = b ] && port=$port_b
+        post "$port" /v1/decide "{\"session_id\":\"pg-b-$node-$i\",\"cart\":$cart}"
+        amount=$(json 'd["incentives"]["discount"]["amount"]["amount"] if d["incentives"]["discount"] else 0')
+        if [ "$amount" -gt 0 ] && [ "$node" = a ]; then
+            given_a=$((given_a + amount)) n_a=$((n_a + 1))
+        elif [ "$amount" -gt 0 ]; then
+            given_b=$((given_b + amount)) n_b=$((n_b + 1))
+        fi
+    done
+done
+if [ "$n_a" -eq 0 ] || [ "$n_b" -eq 0 ]; then
+    fail "offers per node: a $n_a, b $n_b"
+fi
+[ $((given_a + given_b)) -le 400 ] ||
+    fail "two nodes reserved $given_a + $given_b, over the daily budget of 400"
+[ "$((n_a + n_b))" -lt 60 ] || fail "the budget never ran out"
+leased=$(psql1 "$url" "SELECT sum(leased) FROM budget_leases")
+if [ "$leased" -gt 400 ] || [ "$leased" -lt $((given_a + given_b)) ]; then
+    fail "leased $leased for $given_a + $given_b reserved"
+fi
+stop_nodes
 pass

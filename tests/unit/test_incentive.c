@@ -24,7 +24,10 @@
 
 #include <cmocka.h>
 
+#include <unistd.h>
+
 #include "cartwise/cw_decide.h"
+#include "cartwise/cw_err.h"
 #include "cartwise/cw_incentive.h"
 #include "cartwise/cw_money.h"
 #include "cartwise/cw_records.h"
@@ -822,6 +825,268 @@ static void test_budget_burst_decisions(void **state)
     fix_release(&f);
 }
 
+/* ---- budget drawn from an allowance (the store's) ----------------------- */
+
+/* A fake store-wide budget: what was leased per day over every state that
+ * draws on it, granted as the store's budget_lease op does. */
+struct fake_store {
+    pthread_mutex_t lock;
+    int64_t day[4], leased[4];
+    int n_days;
+    int calls; /* lease calls */
+    int64_t last_limit, last_want;
+    int fail;         /* 1: every lease fails (a store error) */
+    useconds_t delay; /* each lease takes this long (a round trip) */
+};
+
+static int fake_lease(void *ctx, int64_t day, int64_t limit, int64_t want,
+                      int64_t *granted)
+{
+    struct fake_store *fs = ctx;
+    if (fs->delay)
+        usleep(fs->delay);
+    pthread_mutex_lock(&fs->lock);
+    fs->calls++;
+    fs->last_limit = limit;
+    fs->last_want = want;
+    *granted = 0;
+    int rc = 0;
+    if (fs->fail) {
+        rc = CW_EIO;
+    } else {
+        int i = 0;
+        while (i < fs->n_days && fs->day[i] != day)
+            i++;
+        if (i == fs->n_days) {
+            assert_true(fs->n_days < 4);
+            fs->day[fs->n_days] = day;
+            fs->leased[fs->n_days++] = 0;
+        }
+        int64_t g = limit - fs->leased[i];
+        g = g < 0 ? 0 : g < want ? g : want;
+        fs->leased[i] += g;
+        *granted = g;
+    }
+    pthread_mutex_unlock(&fs->lock);
+    return rc;
+}
+
+static int64_t fake_leased(struct fake_store *fs, int64_t day)
+{
+    for (int i = 0; i < fs->n_days; i++)
+        if (fs->day[i] == day)
+            return fs->leased[i];
+    return 0;
+}
+
+static struct cw_incentive_state *state_on(struct fake_store *fs)
+{
+    struct cw_incentive_state *st = cw_incentive_state_new(64, 64, 0);
+    struct cw_incentive_allowance a = {fake_lease, fs};
+    cw_incentive_state_set_allowance(st, &a);
+    return st;
+}
+
+static void test_budget_allowance_chunks(void **state)
+{
+    (void)state;
+    struct fake_store fs = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    struct cw_incentive_state *st = state_on(&fs);
+    const int64_t budget = 1000, day = NOW / 86400;
+    /* nothing is leased before it is needed */
+    assert_int_equal(cw_incentive_state_leased(st, NOW), 0);
+    assert_int_equal(fs.calls, 0);
+    /* the first reservation leases a chunk of budget / 20 ... */
+    assert_true(
+        cw_incentive_budget_reserve(st, budget, CW_PACING_NONE, NOW, 10));
+    assert_int_equal(fs.calls, 1);
+    assert_int_equal(fs.last_want, 50);
+    assert_int_equal(fs.last_limit, budget);
+    assert_int_equal(cw_incentive_state_leased(st, NOW), 50);
+    /* ... that the next ones use without asking */
+    for (int i = 0; i < 4; i++)
+        assert_true(
+            cw_incentive_budget_reserve(st, budget, CW_PACING_NONE, NOW, 10));
+    assert_int_equal(fs.calls, 1);
+    /* one larger than a chunk asks for what it is missing */
+    assert_true(
+        cw_incentive_budget_reserve(st, budget, CW_PACING_NONE, NOW, 120));
+    assert_int_equal(fs.calls, 2);
+    assert_int_equal(fs.last_want, 120);
+    assert_int_equal(cw_incentive_state_spent(st, NOW), 170);
+    assert_int_equal(cw_incentive_state_leased(st, NOW), 170);
+    /* another node takes most of the rest of the day */
+    struct cw_incentive_state *other = state_on(&fs);
+    assert_true(
+        cw_incentive_budget_reserve(other, budget, CW_PACING_NONE, NOW, 800));
+    assert_int_equal(fake_leased(&fs, day), 970);
+    /* what is left store-wide is granted, no more: 30 does not cover 40 */
+    assert_false(
+        cw_incentive_budget_reserve(st, budget, CW_PACING_NONE, NOW, 40));
+    assert_int_equal(fs.calls, 4);
+    assert_int_equal(cw_incentive_state_leased(st, NOW), 200);
+    assert_int_equal(cw_incentive_state_spent(st, NOW), 170);
+    /* the store is dry: a refusal no longer asks it ... */
+    assert_false(
+        cw_incentive_budget_reserve(st, budget, CW_PACING_NONE, NOW, 40));
+    assert_int_equal(fs.calls, 4);
+    /* ... and what was leased is still used */
+    assert_true(
+        cw_incentive_budget_reserve(st, budget, CW_PACING_NONE, NOW, 30));
+    assert_int_equal(fs.calls, 4);
+    /* never more than the budget over both nodes */
+    assert_int_equal(fake_leased(&fs, day), budget);
+    assert_int_equal(cw_incentive_state_spent(st, NOW) +
+                         cw_incentive_state_spent(other, NOW),
+                     budget);
+    /* a raised budget has room again */
+    assert_true(
+        cw_incentive_budget_reserve(st, budget + 100, CW_PACING_NONE, NOW, 40));
+    assert_int_equal(fake_leased(&fs, day), budget + 55); /* a chunk */
+    /* the next day starts afresh, for every node */
+    assert_int_equal(cw_incentive_state_leased(st, NOW + 86400), 0);
+    assert_true(cw_incentive_budget_reserve(st, budget, CW_PACING_NONE,
+                                            NOW + 86400, 10));
+    assert_int_equal(cw_incentive_state_leased(st, NOW + 86400), 50);
+    assert_int_equal(fake_leased(&fs, day + 1), 50);
+    /* and the day before is refused */
+    assert_false(
+        cw_incentive_budget_reserve(st, budget, CW_PACING_NONE, NOW, 1));
+    cw_incentive_state_free(other);
+    cw_incentive_state_free(st);
+}
+
+static void test_budget_allowance_pacing_and_errors(void **state)
+{
+    (void)state;
+    struct fake_store fs = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    struct cw_incentive_state *st = state_on(&fs);
+    /* even pacing: the store is asked within the paced share */
+    int64_t six = (NOW / 86400) * 86400 + 6 * 3600;
+    int64_t open = (int64_t)floor(24000.0 * (0.25 + 1.0 / 24));
+    assert_true(
+        cw_incentive_budget_reserve(st, 24000, CW_PACING_EVEN, six, 100));
+    assert_int_equal(fs.last_limit, open);
+    assert_int_equal(fs.last_want, 1200);
+    assert_true(cw_incentive_budget_reserve(st, 24000, CW_PACING_EVEN, six,
+                                            open - 100));
+    assert_false(
+        cw_incentive_budget_reserve(st, 24000, CW_PACING_EVEN, six, 1));
+    assert_int_equal(fake_leased(&fs, six / 86400), open);
+    /* an hour later the pace has room, and the store is asked again */
+    assert_true(cw_incentive_budget_reserve(st, 24000, CW_PACING_EVEN,
+                                            six + 3600, 1000));
+    assert_int_equal(fake_leased(&fs, six / 86400), open + 1000);
+    cw_incentive_state_free(st);
+
+    /* a store error refuses the discount: nothing reserved, and the next
+     * reservation asks again */
+    struct fake_store bad = {.lock = PTHREAD_MUTEX_INITIALIZER, .fail = 1};
+    st = state_on(&bad);
+    int calls = bad.calls;
+    assert_false(
+        cw_incentive_budget_reserve(st, 1000, CW_PACING_NONE, NOW, 10));
+    assert_int_equal(bad.calls, calls + 1);
+    assert_int_equal(cw_incentive_state_spent(st, NOW), 0);
+    assert_int_equal(cw_incentive_state_leased(st, NOW), 0);
+    bad.fail = 0;
+    assert_true(cw_incentive_budget_reserve(st, 1000, CW_PACING_NONE, NOW, 10));
+    assert_int_equal(bad.calls, calls + 2);
+    assert_int_equal(cw_incentive_state_spent(st, NOW), 10);
+    /* no allowance (a NULL lease): the state's own budget, as before */
+    struct cw_incentive_allowance none = {NULL, NULL};
+    struct cw_incentive_state *own = cw_incentive_state_new(64, 64, 0);
+    cw_incentive_state_set_allowance(own, &none);
+    calls = fs.calls;
+    assert_true(
+        cw_incentive_budget_reserve(own, 1000, CW_PACING_NONE, NOW, 1000));
+    assert_int_equal(fs.calls, calls);
+    assert_int_equal(cw_incentive_state_leased(own, NOW), 0);
+    cw_incentive_state_free(own);
+    cw_incentive_state_free(st);
+}
+
+/* Threads of two nodes on one store, each lease a round trip: no node
+ * reserves more than it leased, the store never leases more than the
+ * budget, and the budget is used up. */
+struct nburst {
+    struct cw_incentive_state *st;
+    int64_t budget, got;
+    uint32_t seed;
+};
+
+static void *nburst_thread(void *arg)
+{
+    struct nburst *b = arg;
+    for (int i = 0; i < 3000; i++) {
+        int64_t amt = 1 + (int64_t)(tu_rand(&b->seed) % 60);
+        if (cw_incentive_budget_reserve(b->st, b->budget, CW_PACING_NONE, NOW,
+                                        amt))
+            b->got += amt;
+    }
+    return NULL;
+}
+
+static void *pair_thread(void *arg)
+{
+    struct nburst *b = arg;
+    if (cw_incentive_budget_reserve(b->st, b->budget, CW_PACING_NONE, NOW, 10))
+        b->got += 10;
+    return NULL;
+}
+
+static void test_budget_allowance_concurrent(void **state)
+{
+    (void)state;
+    struct fake_store fs = {.lock = PTHREAD_MUTEX_INITIALIZER, .delay = 200};
+    struct cw_incentive_state *node[2] = {state_on(&fs), state_on(&fs)};
+    enum { T = 8 };
+    const int64_t budget = 100000;
+    struct nburst b[T];
+    pthread_t th[T];
+    for (int i = 0; i < T; i++) {
+        b[i] = (struct nburst){node[i % 2], budget, 0, (uint32_t)(i * 31 + 7)};
+        assert_int_equal(pthread_create(&th[i], NULL, nburst_thread, &b[i]), 0);
+    }
+    int64_t got[2] = {0, 0};
+    for (int i = 0; i < T; i++) {
+        pthread_join(th[i], NULL);
+        got[i % 2] += b[i].got;
+    }
+    int64_t leased = 0;
+    for (int n = 0; n < 2; n++) {
+        assert_int_equal(got[n], cw_incentive_state_spent(node[n], NOW));
+        assert_true(got[n] <= cw_incentive_state_leased(node[n], NOW));
+        leased += cw_incentive_state_leased(node[n], NOW);
+    }
+    assert_int_equal(leased, fake_leased(&fs, NOW / 86400));
+    assert_true(leased <= budget);
+    /* 24000 wants of ~30 want ~730000: it ran out, and what the nodes
+     * leased and could not use is less than the last chunk of each */
+    assert_true(got[0] + got[1] > budget - 2 * (budget / 20) - 120);
+    /* chunks, not a round trip per decision: about 20 leases, and the
+     * dry store is not asked again */
+    assert_true(fs.calls <= 2 * 20 + 4);
+    cw_incentive_state_free(node[0]);
+    cw_incentive_state_free(node[1]);
+
+    /* two threads that run out at once lease once */
+    struct fake_store one = {.lock = PTHREAD_MUTEX_INITIALIZER,
+                             .delay = 100000};
+    struct cw_incentive_state *st = state_on(&one);
+    struct nburst pair[2] = {{st, 1000, 0, 1}, {st, 1000, 0, 2}};
+    pthread_t pt[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&pt[i], NULL, pair_thread, &pair[i]),
+                         0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(pt[i], NULL);
+    assert_int_equal(pair[0].got + pair[1].got, 20);
+    assert_int_equal(one.calls, 1);
+    assert_int_equal(cw_incentive_state_leased(st, NOW), 50);
+    cw_incentive_state_free(st);
+}
+
 /* ---- frequency caps across placements -------------------------------------
  */
 
@@ -1407,6 +1672,9 @@ int main(void)
         TU_TEST(test_currency_mismatch),
         TU_TEST(test_budget_concurrent_burst),
         TU_TEST(test_budget_burst_decisions),
+        TU_TEST(test_budget_allowance_chunks),
+        TU_TEST(test_budget_allowance_pacing_and_errors),
+        TU_TEST(test_budget_allowance_concurrent),
         TU_TEST(test_frequency_caps_across_placements),
         TU_TEST(test_bundle_margin_floor),
         TU_TEST(test_no_discount_on_addons),

@@ -24,6 +24,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -318,7 +319,7 @@ static struct found_product read_product(struct cw_store *s, const char *sku)
 #define TABLES                                                                 \
     "('products', 'customers', 'orders', 'order_lines', 'returns', "           \
     "'events', 'decisions', 'model_versions', 'meta', 'api_keys', "            \
-    "'webhooks', 'idempotency')"
+    "'webhooks', 'idempotency', 'budget_leases')"
 
 static void test_open_creates_schema(void **state)
 {
@@ -341,7 +342,7 @@ static void test_open_creates_schema(void **state)
         (void (*)(void))o->put_key,       (void (*)(void))o->find_key,
         (void (*)(void))o->scan_keys,     (void (*)(void))o->revoke_key,
         (void (*)(void))o->idem_claim,    (void (*)(void))o->idem_finish,
-        (void (*)(void))o->put_webhook,
+        (void (*)(void))o->put_webhook,   (void (*)(void))o->budget_lease,
     };
     /* every member of the table is listed above */
     assert_int_equal(sizeof(fns) + sizeof(o->name), sizeof(*o));
@@ -399,7 +400,7 @@ static void test_open_creates_schema(void **state)
                      "SELECT count(*) FROM information_schema.tables "
                      "WHERE table_schema = current_schema() AND "
                      "table_name IN " TABLES)),
-        12);
+        13);
     /* Training reads lines in (ts, id, line_no) order: a unique index on
      * orders(ts, id) lets the database do that without sorting any line. */
     assert_int_equal(sql_int(f, Q(f,
@@ -1329,6 +1330,117 @@ static void test_idempotency(void **state)
     cw_store_close(s);
 }
 
+/* Leases once, returning what was granted (the op must succeed). */
+static int64_t lease(struct cw_store *s, int64_t day, int64_t limit,
+                     int64_t want)
+{
+    int64_t got = -1;
+    struct cw_buf err = CW_BUF_INIT;
+    int rc = s->ops->budget_lease(s, day, limit, want, &got, &err);
+    if (rc)
+        fail_msg("budget_lease: %s: %s", cw_errname(rc), cw_buf_str(&err));
+    cw_buf_release(&err);
+    return got;
+}
+
+static void test_budget_lease(void **state)
+{
+    struct fx *f = *state;
+    struct cw_store *s = open_ok(f->db);
+    const int64_t day = 19675;
+    /* grants what is asked while the day has it, then what is left, then
+     * nothing */
+    assert_int_equal(lease(s, day, 1000, 300), 300);
+    assert_int_equal(lease(s, day, 1000, 600), 600);
+    assert_int_equal(lease(s, day, 1000, 250), 100);
+    assert_int_equal(lease(s, day, 1000, 1), 0);
+    assert_int_equal(lease(s, day, 1000, 0), 0);
+    /* a larger limit (a raised budget, later in a paced day) has room */
+    assert_int_equal(lease(s, day, 1200, 500), 200);
+    /* a smaller one has none: never negative */
+    assert_int_equal(lease(s, day, 500, 50), 0);
+    /* days are independent */
+    assert_int_equal(lease(s, day + 1, 1000, 999), 999);
+    assert_int_equal(lease(s, day - 1, 10, 20), 10);
+    cw_store_close(s);
+
+    /* kept in the store: another handle (a restarted server) sees it */
+    s = open_ok(f->db);
+    assert_int_equal(lease(s, day, 1200, 10), 0);
+    assert_int_equal(lease(s, day + 1, 1000, 10), 1);
+    int64_t got = 77;
+    struct cw_buf err = CW_BUF_INIT;
+    assert_int_equal(s->ops->budget_lease(s, day, 1000, -1, &got, &err),
+                     CW_EINVAL);
+    assert_int_equal(got, 0);
+    assert_non_null(strstr(cw_buf_str(&err), "budget lease"));
+    assert_int_equal(s->ops->budget_lease(s, -1, 1000, 1, &got, NULL),
+                     CW_EINVAL);
+    cw_buf_release(&err);
+    cw_store_close(s);
+    assert_int_equal(sql_int(f, "SELECT leased FROM budget_leases WHERE "
+                                "day = 19675"),
+                     1200);
+    assert_int_equal(sql_int(f, "SELECT leases FROM budget_leases WHERE "
+                                "day = 19675"),
+                     8);
+    assert_int_equal(sql_int(f, "SELECT leased FROM budget_leases WHERE "
+                                "day = 19676"),
+                     1000);
+    assert_int_equal(sql_int(f, "SELECT count(*) FROM budget_leases"), 3);
+}
+
+/* Servers leasing at once, each through its own handle: together they are
+ * granted exactly the limit, never more. */
+struct leaser {
+    const char *db;
+    int64_t got;
+    int calls;
+};
+
+static void *leaser_main(void *arg)
+{
+    struct leaser *l = arg;
+    struct cw_store *s = NULL;
+    if (cw_store_open(&s, l->db, NULL))
+        return NULL;
+    for (;;) {
+        int64_t g = 0;
+        int rc = s->ops->budget_lease(s, 20000, 5000, 7, &g, NULL);
+        if (rc == CW_EBUSY)
+            continue;
+        l->calls++;
+        if (rc || g == 0)
+            break;
+        l->got += g;
+    }
+    cw_store_close(s);
+    return NULL;
+}
+
+static void test_budget_lease_concurrent(void **state)
+{
+    struct fx *f = *state;
+    cw_store_close(open_ok(f->db)); /* migrated before the threads start */
+    enum { T = 4 };
+    struct leaser l[T];
+    pthread_t th[T];
+    for (int i = 0; i < T; i++) {
+        l[i] = (struct leaser){f->db, 0, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, leaser_main, &l[i]), 0);
+    }
+    int64_t got = 0;
+    for (int i = 0; i < T; i++) {
+        pthread_join(th[i], NULL);
+        assert_true(l[i].calls > 0); /* it ran (and could open the store) */
+        got += l[i].got;
+    }
+    assert_int_equal(got, 5000);
+    assert_int_equal(sql_int(f, "SELECT leased FROM budget_leases WHERE "
+                                "day = 20000"),
+                     5000);
+}
+
 static void test_webhooks(void **state)
 {
     struct fx *f = *state;
@@ -1393,6 +1505,7 @@ static void test_upgrade_from_schema_1(void **state)
                 "CREATE INDEX decisions_customer ON decisions(customer_id, ts);"
                 "ALTER TABLE decisions DROP COLUMN incentives;"
                 "DROP TABLE idempotency;"
+                "DROP TABLE budget_leases;"
                 "DELETE FROM schema_migrations WHERE version > 1;"
                 "INSERT INTO decisions(id, ts, session_id) "
                 "VALUES ('dec_1', '2024-01-01T00:00:00Z', 's1');");
@@ -1617,6 +1730,8 @@ int main(int argc, char **argv)
         T(test_key_list_and_revoke),
         T(test_idempotency),
         T(test_webhooks),
+        T(test_budget_lease),
+        T(test_budget_lease_concurrent),
         T(test_newer_schema_refused),
         T(test_upgrade_from_schema_1),
         T(test_bad_urls),
