@@ -80,6 +80,7 @@ struct cw_scratch {
     double *zitem;   /* per item: the part of z that depends on it alone */
     float lavg;      /* this request: log(mean cart line price + 1) */
     uint32_t ncart;  /* this request: known cart items */
+    float lncart;    /* this request: log(1 + ncart) */
     int has_cart;    /* this request: some cart item is known */
 };
 
@@ -269,7 +270,7 @@ int cw__decide_candidates(const struct cw_model *m, struct cw_scratch *s,
                     touched[nt++] = nb.item;
                 }
                 a->s += nb.w;
-                if (nb.w > a->mx || (nb.w == a->mx && ci < a->ev)) {
+                if (nb.w > a->mx) {
                     a->mx = nb.w;
                     a->ev = ci;
                     a->evco = nb.co;
@@ -299,6 +300,7 @@ int cw__decide_candidates(const struct cw_model *m, struct cw_scratch *s,
     s->lavg = nc ? (float)log(avg_price + 1.0) : 0;
     s->has_cart = nc > 0;
     s->ncart = (uint32_t)nc;
+    s->lncart = (float)log1p((double)nc);
     const double *w = m->meta.feat_w;
     size_t n = 0;
     for (size_t t = 0; t < s->nt; t++) {
@@ -348,7 +350,7 @@ void cw__cand_rank_raw(const struct cw_model *m, const struct cw_scratch *s,
                   ? (float)a->evco / (float)m->items[a->ev].pop
                   : 0;
     r->mean = nc > 0 ? a->s / nc : 0;
-    r->ncart = nc;
+    r->lncart = s->lncart;
 }
 
 void cw__rank_features(const float f[CW_MODEL_NFEAT], double z1,
@@ -368,7 +370,7 @@ void cw__rank_features(const float f[CW_MODEL_NFEAT], double z1,
     out[10] = x->conf;
     out[11] = x->mean;
     out[12] = f[2];
-    out[13] = (float)z1 * (float)log1p((double)x->ncart);
+    out[13] = (float)z1 * x->lncart;
 }
 
 /* a ranks before b: the higher z, on a tie the lower item */

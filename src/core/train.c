@@ -1246,7 +1246,7 @@ static void fit_acceptance(const struct vset *vlast, const struct vset *vfree,
 
 /* ---- the re-ranker -------------------------------------------------- */
 
-#define RANK_N 30    /* candidates re-ranked per decision */
+#define RANK_N 20    /* candidates re-ranked per decision */
 #define RANK_L2 10.0 /* ridge on the standardized weights */
 #define RANK_MIN_POS 20
 

@@ -40,7 +40,7 @@ struct cw__rank_raw {
     float conf;   /* baskets with it and its strongest cart item / baskets
                      with that item */
     float mean;   /* item-model score / known cart items */
-    float ncart;  /* known cart items */
+    float lncart; /* log(1 + known cart items) */
 };
 void cw__cand_rank_raw(const struct cw_model *m, const struct cw_scratch *s,
                        uint32_t item, struct cw__rank_raw *r);
