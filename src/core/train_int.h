@@ -68,6 +68,12 @@ int cw__rank_select(const struct cw__cand *c, int n, unsigned top_n, int *top);
 #define CW_VAL_HIDE 2
 size_t cw__val_hidden(const char *basket, size_t n, int j);
 
+/* The paired z-score of a over b (per-case values of two rankings of the
+ * same n cases): their mean difference over its standard error; 0 when
+ * they never differ. What the re-ranker's gate and the profit weight's
+ * choice ask of a gain on validation. */
+double cw__paired_z(const double *a, const double *b, size_t n);
+
 /* Fitting (train.c), exposed for tests. Platt scaling: P = sigmoid(a + b
  * x) fitted to labels y by Newton on the log loss. */
 void cw__fit_platt(const double *x, const uint8_t *y, size_t n, double *a,

@@ -260,6 +260,19 @@ static void test_decision_ignores_line_order(void **state)
     cw_dataset_release(&ds);
 }
 
+/* Two wins in four cases, no loss: mean 0.5, SD 0.5, SE 0.25, z 2; the
+ * same gain over twice the cases is surer; a loss is negative. */
+static void test_paired_z(void **state)
+{
+    const double b[8] = {0, 1, 0, 0, 0, 1, 0, 0};
+    const double a[8] = {1, 1, 0, 1, 1, 1, 0, 1};
+    assert_float_equal(cw__paired_z(a, b, 4), 2.0, 1e-12);
+    assert_float_equal(cw__paired_z(a, b, 8), 2.0 * sqrt(2.0), 1e-12);
+    assert_float_equal(cw__paired_z(b, a, 4), -2.0, 1e-12);
+    assert_float_equal(cw__paired_z(a, a, 8), 0, 0);
+    assert_float_equal(cw__paired_z(a, b, 0), 0, 0);
+}
+
 /* The hidden items of a validation basket: in range, distinct, spread
  * over every position (not the last line's), fixed by the basket id. */
 static void test_val_hidden_order_free(void **state)
@@ -380,6 +393,7 @@ int main(void)
         TU_TEST(test_rank_features_layout),
         TU_TEST(test_trend_and_cart_evidence),
         TU_TEST(test_val_hidden_order_free),
+        TU_TEST(test_paired_z),
         TU_TEST(test_decision_ignores_line_order),
         TU_TEST(test_order_counts_and_repeat_rates),
         TU_TEST(test_oversized_reranker_refused),
