@@ -32,7 +32,7 @@
 #define HIST_MAX 300   /* past items kept per customer */
 #define HIST_DECAY 0.9 /* weight of a basket one order older */
 #define POPULAR_MAX 200
-#define VAL_CASES_MAX 10000
+#define VAL_CASES_MAX 5000
 #define VAL_FOLDS 4       /* validation folds the re-ranker learns from */
 #define RETURN_PRIOR 10.0 /* units of evidence before a return rate counts */
 #define RECENT_DIV 20     /* the latest 1/20 of training baskets: the trend */
