@@ -234,13 +234,43 @@ static int ease_weights(double *g, size_t nd, double lambda, int use_blas)
 }
 
 /* (train_int.h) */
-size_t cw__val_hidden(const char *basket, size_t n, int j)
+/* FNV-1a over the basket id, a NUL and the sku: a draw per (basket,
+ * item) that does not depend on where the item's line is. */
+static uint32_t basket_item_hash(const char *basket, const char *sku)
 {
     uint32_t h = cw_fnv1a32(basket, strlen(basket));
-    size_t h0 = h % n;
-    if (j == 0 || n < 2)
-        return h0;
-    return (h0 + 1 + (h / (uint32_t)n) % (n - 1)) % n;
+    h *= 0x01000193u; /* the NUL between them */
+    for (const unsigned char *p = (const unsigned char *)sku; *p; p++) {
+        h ^= *p;
+        h *= 0x01000193u;
+    }
+    return h;
+}
+
+/* Draw (h, sku) of item a comes before b's. */
+static int draw_before(uint32_t ha, const char *a, uint32_t hb, const char *b)
+{
+    return ha < hb || (ha == hb && strcmp(a, b) < 0);
+}
+
+size_t cw__val_hidden(const char *basket, const struct cw_cart_line *items,
+                      size_t n, int j)
+{
+    size_t b0 = 0, b1 = 0; /* the smallest and second smallest draw */
+    uint32_t h0 = 0, h1 = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t h = basket_item_hash(basket, items[i].sku);
+        if (i == 0 || draw_before(h, items[i].sku, h0, items[b0].sku)) {
+            b1 = b0;
+            h1 = h0;
+            b0 = i;
+            h0 = h;
+        } else if (i == 1 || draw_before(h, items[i].sku, h1, items[b1].sku)) {
+            b1 = i;
+            h1 = h;
+        }
+    }
+    return j > 0 && n > 1 ? b1 : b0;
 }
 
 /* Validation cases in dense positions: cart then hidden (mode last). */
@@ -974,7 +1004,7 @@ static void collect(struct vset *v, const struct cw_model *sub,
         const char *key = ds->baskets.keys[b];
         int nh = free && nl > 2 ? CW_VAL_HIDE : 1;
         for (int j = 0; j < nh && v->n_cases < VAL_CASES_MAX; j++) {
-            size_t h = free ? cw__val_hidden(key, nl, j) : nl - 1;
+            size_t h = free ? cw__val_hidden(key, cart, nl, j) : nl - 1;
             struct cw_cart_line t = cart[h];
             cart[h] = cart[nl - 1];
             cart[nl - 1] = t;

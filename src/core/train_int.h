@@ -59,14 +59,16 @@ void cw__rank_features(const float f[CW_MODEL_NFEAT], double z1,
  * (ties: lower item first), best first, written to top; returns how many. */
 int cw__rank_select(const struct cw__cand *c, int n, unsigned top_n, int *top);
 
-/* Which of a validation basket's n distinct items is hidden in its j-th
- * case (j < CW_VAL_HIDE; distinct positions when n >= 2): chosen by a hash
- * of the basket id, never by the order of its lines. A model fitted to
- * guess the last line learns how the file lists a basket (a grocer's
- * export sorted by aisle ends most baskets with shopping bags), which says
- * nothing about what a shopper adds next. */
+/* Which of a validation basket's n distinct items (their lines, skus
+ * distinct) is hidden in its j-th case (j < CW_VAL_HIDE; distinct items
+ * when n >= 2): the one with the j-th smallest hash of (basket id, sku),
+ * so the choice is the same whatever the order of the basket's lines. A
+ * model fitted to guess the last line learns how the file lists a basket
+ * (a grocer's export sorted by aisle ends most baskets with shopping bags),
+ * which says nothing about what a shopper adds next. */
 #define CW_VAL_HIDE 2
-size_t cw__val_hidden(const char *basket, size_t n, int j);
+size_t cw__val_hidden(const char *basket, const struct cw_cart_line *items,
+                      size_t n, int j);
 
 /* The paired z-score of a over b (per-case values of two rankings of the
  * same n cases): their mean difference over its standard error; 0 when

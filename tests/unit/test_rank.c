@@ -273,25 +273,42 @@ static void test_paired_z(void **state)
     assert_float_equal(cw__paired_z(a, b, 0), 0, 0);
 }
 
-/* The hidden items of a validation basket: in range, distinct, spread
- * over every position (not the last line's), fixed by the basket id. */
+/* The hidden items of a validation basket: distinct, the same items
+ * whatever the order of its lines, spread over the items (not the last
+ * line's), fixed by the basket id. */
 static void test_val_hidden_order_free(void **state)
 {
     enum { N = 5, B = 5000 };
+    const char *skus[N] = {"apple", "bread", "milk", "soda", "bags"};
+    static const int perm[3][N] = {
+        {4, 3, 2, 1, 0}, {2, 0, 4, 1, 3}, {1, 4, 0, 3, 2}};
     size_t count[N] = {0};
     for (int k = 0; k < B; k++) {
         char id[16];
         snprintf(id, sizeof(id), "%d", 500000 + k);
-        size_t h0 = cw__val_hidden(id, N, 0), h1 = cw__val_hidden(id, N, 1);
+        struct cw_cart_line l[N];
+        for (int x = 0; x < N; x++)
+            l[x] = (struct cw_cart_line){skus[x], 1, CW_MONEY_UNKNOWN};
+        size_t h0 = cw__val_hidden(id, l, N, 0),
+               h1 = cw__val_hidden(id, l, N, 1);
         assert_true(h0 < N && h1 < N);
         assert_true(h0 != h1);
-        assert_int_equal(cw__val_hidden(id, N, 0), h0);
         count[h0]++;
+        for (int q = 0; q < 3 && k < 200; q++) {
+            struct cw_cart_line p[N];
+            for (int x = 0; x < N; x++)
+                p[x] = l[perm[q][x]];
+            assert_string_equal(p[cw__val_hidden(id, p, N, 0)].sku, skus[h0]);
+            assert_string_equal(p[cw__val_hidden(id, p, N, 1)].sku, skus[h1]);
+        }
     }
     for (int x = 0; x < N; x++)
         assert_true(count[x] > B / N * 8 / 10 && count[x] < B / N * 12 / 10);
-    assert_true(cw__val_hidden("b", 2, 0) != cw__val_hidden("b", 2, 1));
-    assert_int_equal(cw__val_hidden("b", 1, 1), 0);
+    struct cw_cart_line two[2] = {{"a", 1, CW_MONEY_UNKNOWN},
+                                  {"b", 1, CW_MONEY_UNKNOWN}};
+    assert_true(cw__val_hidden("b", two, 2, 0) !=
+                cw__val_hidden("b", two, 2, 1));
+    assert_int_equal(cw__val_hidden("b", two, 1, 1), 0);
 }
 
 /*
