@@ -40,10 +40,16 @@
 
 static const char usage[] =
     "usage: bench_decide LINES_FILE [--json] [--max-cases N] [--fill]\n"
+    "                    [--warmup N] [--dump FILE]\n"
     "\n"
     "  LINES_FILE     normalized lines CSV (plain or gzip), BENCHMARK.md 1\n"
     "  --json         print one JSON object instead of a table\n"
     "  --max-cases N  time only the first N test cases (default: all)\n"
+    "  --warmup N     untimed passes before the timed ones (default 1; many\n"
+    "                 make a profile that is mostly the decisions)\n"
+    "  --dump FILE    write every decision of the first timed pass to FILE,\n"
+    "                 one line per case (add-on SKUs, variants and P), to\n"
+    "                 check that a faster build still answers the same\n"
     "  --fill         decide with CW_DECIDE_FILL as eval does (default: the\n"
     "                 flags of a live request, none)\n";
 
@@ -159,7 +165,7 @@ static double pct(const double *v, size_t n, double p)
 static int pass(const struct cw_model *m, struct cw_scratch *s,
                 const struct cases *cs, int anonymous, clockid_t clock,
                 unsigned flags, double *us, double *us2, struct timing *t,
-                struct cw_buf *err)
+                FILE *dump, struct cw_buf *err)
 {
     struct cw_decision d;
     size_t known = 0, addons = 0;
@@ -179,6 +185,14 @@ static int pass(const struct cw_model *m, struct cw_scratch *s,
         clock_gettime(clock, &b);
         if (rc < 0)
             return rc;
+        if (dump) {
+            fprintf(dump, "%zu", x);
+            for (size_t k = 0; k < d.n_addons; k++)
+                fprintf(dump, " %s/%s/%.17g", cw_model_sku(m, d.addons[k].item),
+                        cw_model_sku(m, d.addons[k].variant),
+                        d.addons[k].p_accept);
+            fputc('\n', dump);
+        }
         us[x] = (double)(b.tv_sec - a.tv_sec) * 1e6 +
                 (double)(b.tv_nsec - a.tv_nsec) / 1e3;
         sum += us[x];
@@ -297,11 +311,22 @@ int main(int argc, char **argv)
     memset(&r, 0, sizeof(r));
     int json = 0;
     size_t max_cases = (size_t)-1;
+    unsigned long warmup = 1;
+    const char *dump_path = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json")) {
             json = 1;
         } else if (!strcmp(argv[i], "--fill")) {
             r.flags |= CW_DECIDE_FILL;
+        } else if (!strcmp(argv[i], "--warmup") && i + 1 < argc) {
+            char *end;
+            warmup = strtoul(argv[++i], &end, 10);
+            if (*end || argv[i][0] == '-' || warmup > 100000) {
+                fprintf(stderr, "bench_decide: bad --warmup '%s'\n", argv[i]);
+                return 2;
+            }
+        } else if (!strcmp(argv[i], "--dump") && i + 1 < argc) {
+            dump_path = argv[++i];
         } else if (!strcmp(argv[i], "--max-cases") && i + 1 < argc) {
             char *end;
             unsigned long long v = strtoull(argv[++i], &end, 10);
@@ -339,6 +364,7 @@ int main(int argc, char **argv)
     int trained = 0, status = 1;
     struct cw_scratch *s = NULL;
     double *us = NULL, *us2 = NULL, *cost = NULL;
+    FILE *dump = NULL;
 
     double t0 = now_s();
     int rc = cw_app_read_lines(r.file, &ds, &r.rows, &r.skipped, &err);
@@ -390,15 +416,33 @@ int main(int argc, char **argv)
     us = cw_malloc(cs.n * sizeof(*us));
     us2 = cw_malloc(cs.n * sizeof(*us2));
     const clockid_t wall = CLOCK_MONOTONIC, cpu = CLOCK_THREAD_CPUTIME_ID;
-    if ((rc = pass(&m, s, &cs, 0, wall, r.flags, us, us2, NULL, &err)) < 0 ||
-        (rc = pass(&m, s, &cs, 0, wall, r.flags, us, us2, &r.cust, &err)) < 0 ||
-        (rc = pass(&m, s, &cs, 1, wall, r.flags, us, us2, &r.anon, &err)) < 0 ||
-        (rc = pass(&m, s, &cs, 0, cpu, r.flags, us, us2, &r.cpu, &err)) < 0)
+    for (unsigned long w = 0; w < warmup; w++)
+        if ((rc = pass(&m, s, &cs, 0, wall, r.flags, us, us2, NULL, NULL,
+                       &err)) < 0)
+            goto out;
+    if (dump_path && !(dump = fopen(dump_path, "w"))) {
+        rc = cw_err(&err, CW_EIO, "cannot write %s", dump_path);
         goto out;
+    }
+    if ((rc = pass(&m, s, &cs, 0, wall, r.flags, us, us2, &r.cust, dump,
+                   &err)) < 0 ||
+        (rc = pass(&m, s, &cs, 1, wall, r.flags, us, us2, &r.anon, NULL,
+                   &err)) < 0 ||
+        (rc = pass(&m, s, &cs, 0, cpu, r.flags, us, us2, &r.cpu, NULL, &err)) <
+            0)
+        goto out;
+    if (dump && fclose(dump) != 0) {
+        dump = NULL;
+        rc = cw_err(&err, CW_EIO, "cannot write %s", dump_path);
+        goto out;
+    }
+    dump = NULL;
     r.with_customer = cs.with_customer;
     report(&r, json);
     status = fflush(stdout) ? 1 : 0;
 out:
+    if (dump)
+        fclose(dump);
     if (rc < 0)
         fprintf(stderr, "bench_decide: %s: %s\n", r.file,
                 err.len ? cw_buf_str(&err) : cw_strerror(rc));

@@ -15,6 +15,7 @@ PACKAGES=(
     cmake
     pkg-config
     libsqlite3-dev  # store: SQLite backend
+    libpq-dev       # store: PostgreSQL backend (libpq)
     libjansson-dev  # JSON (cli, server)
     libxxhash-dev   # xxh3: experiment assignment, checksums, hash tables
     libsodium-dev   # HMAC, keys
@@ -35,6 +36,7 @@ TEST_PACKAGES=(
     chromium         # browser tests of the web pages (tests/e2e/test_web.sh)
     chromium-driver
     python3-selenium
+    postgresql       # a throwaway server for the PostgreSQL store tests
 )
 if [ "${1:-}" = --test ]; then
     PACKAGES+=("${TEST_PACKAGES[@]}")

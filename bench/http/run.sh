@@ -8,9 +8,10 @@
 # another loopback port with a static JSON body of the size of a typical
 # decide response (the median over the carts), with the same wrk settings.
 # Reports requests/s, p50, p99, errors (non-2xx responses and socket errors:
-# must be 0), the decisions the decision log dropped (its queue sheds load
-# when full: /metrics) and the ratio cartwise/nginx, to build/bench/http.json and
-# stdout. Exits non-zero when cartwise had an error or crashed.
+# must be 0), the decisions the decision log dropped and the decides that
+# waited for room in its full queue (/metrics), and the ratio cartwise/nginx,
+# to build/bench/http.json and stdout. Exits non-zero when cartwise had an
+# error or crashed.
 #
 # Data: ../shared/data/online_retail through ../shared/bench/prep.py when
 # present, else the bundled sample data/sample/online_retail_sample.csv.gz.
@@ -224,9 +225,12 @@ load_before=$(cut -d' ' -f1 /proc/loadavg)
 run_wrk cartwise "http://127.0.0.1:$cw_port/v1/decide"
 # the decision log sheds load when its queue is full (serving wins): how
 # many of the run's decisions it dropped, from /metrics
-dropped=$(curl -s "http://127.0.0.1:$cw_port/metrics" -H "Authorization: Bearer $admin" |
-    awk '$1 == "cartwise_decision_log_dropped_total" {print $2}')
+# and how many decides waited for room in its full queue
+metrics=$(curl -s "http://127.0.0.1:$cw_port/metrics" -H "Authorization: Bearer $admin")
+dropped=$(awk '$1 == "cartwise_decision_log_dropped_total" {print $2}' <<<"$metrics")
+waits=$(awk '$1 == "cartwise_decision_log_waits_total" {print $2}' <<<"$metrics")
 [ -n "$dropped" ] || die "no cartwise_decision_log_dropped_total in /metrics"
+[ -n "$waits" ] || die "no cartwise_decision_log_waits_total in /metrics"
 decisions=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["requests"])' "$W/cartwise.json")
 
 kill -TERM "$cw_pid"
@@ -284,9 +288,9 @@ ngx_pid=
 # ---- report ----
 mkdir -p "$(dirname "$out")"
 LOAD_BEFORE=$load_before SERVE_FLAGS="${serve_flags[*]}" python3 - "$W" "$out" "$dataset" "$split" "$body_bytes" "$static_bytes" "$duration" \
-    "$threads" "$conns" "$decisions" "$dropped" <<'PY'
+    "$threads" "$conns" "$decisions" "$dropped" "$waits" <<'PY'
 import json, os, platform, subprocess, sys, time
-w, out, dataset, split, body, static, duration, threads, conns, decisions, dropped = sys.argv[1:]
+w, out, dataset, split, body, static, duration, threads, conns, decisions, dropped, waits = sys.argv[1:]
 cw = json.load(open(os.path.join(w, "cartwise.json")))
 ngx = json.load(open(os.path.join(w, "nginx.json")))
 cpu = ""
@@ -311,7 +315,8 @@ rep = {
     "serve_flags": os.environ.get("SERVE_FLAGS", ""),
     "decide_response_bytes_median": int(body),
     "cartwise": dict(cw, decisions=int(decisions),
-                     decision_log_dropped=int(float(dropped))),
+                     decision_log_dropped=int(float(dropped)),
+                     decision_log_waits=int(float(waits))),
     "nginx": dict(ngx, body_bytes=int(static), version=(ngx_v.stderr or ngx_v.stdout).strip()),
     "ratio_cartwise_nginx": round(cw["requests_per_s"] / ngx["requests_per_s"], 3) if ngx["requests_per_s"] else None,
 }
@@ -320,7 +325,8 @@ with open(out, "w") as f:
     f.write("\n")
 print(f"cartwise: {cw['requests_per_s']:.0f} decisions/s, p50 {cw['p50_ms']:.3f} ms, "
       f"p99 {cw['p99_ms']:.3f} ms, errors {cw['errors']}, decision log dropped "
-      f"{int(float(dropped))} of {cw['requests']} ({100 * float(dropped) / max(cw['requests'], 1):.1f}%)")
+      f"{int(float(dropped))} of {cw['requests']} ({100 * float(dropped) / max(cw['requests'], 1):.1f}%), "
+      f"waited for room {int(float(waits))}")
 print(f"nginx:    {ngx['requests_per_s']:.0f} requests/s, p50 {ngx['p50_ms']:.3f} ms, "
       f"p99 {ngx['p99_ms']:.3f} ms, errors {ngx['errors']} ({static}-byte body)")
 print(f"ratio cartwise/nginx: {rep['ratio_cartwise_nginx']}")

@@ -2,10 +2,10 @@
  * cw_store.h: the store, one ops table with a backend per database.
  *
  * Like SQLite's VFS: callers see struct cw_store and its ops; the SQLite
- * backend (embedded default, a file path) and later PostgreSQL (a
- * postgres:// URL) fill in the table. The schema comes from numbered
- * migrations applied at open. Writes between begin and commit are one
- * transaction; rollback leaves nothing behind.
+ * backend (embedded default, a file path) and PostgreSQL (a postgres://
+ * URL, store_pg.c) fill in the table with the same semantics. The schema comes
+ * from numbered migrations applied at open. Writes between begin and commit are
+ * one transaction; rollback leaves nothing behind.
  *
  * put_* return 1 when the record was added, 0 when it was already there
  * (same key: re-imports add nothing twice; products are updated in place and
@@ -136,14 +136,14 @@ struct cw_store {
     char *url; /* owned: what was opened */
 };
 
-/* Opens the store named by url: "postgres://..." or "postgresql://..." for
- * PostgreSQL (CW_EUNSUPPORTED until that backend exists), anything else is a
- * SQLite file path (created if missing). Applies pending migrations. */
+/* Opens the store named by url: "postgres://..." or "postgresql://..." (any
+ * libpq connection URI) for PostgreSQL, anything else is a SQLite file path
+ * (created if missing). Applies pending migrations. */
 int cw_store_open(struct cw_store **out, const char *url, struct cw_buf *err);
 void cw_store_close(struct cw_store *s); /* NULL is harmless */
 
-/* Backends (store_sqlite.c, store_pg.c). */
-int cw__store_sqlite_open(struct cw_store **out, const char *path,
-                          struct cw_buf *err);
+/* Returns url when it names a store that is a local file (SQLite), for
+ * files kept beside it; NULL for a database server's URL. */
+const char *cw_store_file(const char *url);
 
 #endif

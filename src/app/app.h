@@ -33,6 +33,9 @@ struct cw_app_train_opts {
     double lambda;        /* <= 0: tuned on validation */
     int no_blas;          /* 1: plain-C solver */
     const char *currency; /* NULL: the stored one, else USD */
+    /* Where model files go: remembered in the store when given; NULL: the
+     * remembered one, else "<db>.models" beside a store that is a file. */
+    const char *models_dir;
 };
 
 /* What a training run produced and where it was published. */
@@ -50,9 +53,11 @@ struct cw_app_train_result {
 };
 
 /* Trains a new model from everything in s and publishes it: the file
- * "<db>.models/model-<time>-<checksum prefix>.cwm" written atomically, then
- * the registry row (and the margin rate, when o->margin_rate was given) in
- * one transaction. db is the store's path, for the models directory.
+ * "<models dir>/model-<time>-<checksum prefix>.cwm" written atomically, then
+ * the registry row (and the margin rate and models directory, when given)
+ * in one transaction. db is the store's path or URL, for the default models
+ * directory: "<db>.models" for a file; a database server has none (CW_EINVAL
+ * until one is given, since every node must be able to read the files).
  * Returns 0, CW_ENODATA when there is too little to train on, or another
  * CW_E* code; err says what failed ("cannot read the order lines from the
  * store: ...", "training failed: ...", "cannot register the model: ..."). */

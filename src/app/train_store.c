@@ -5,7 +5,7 @@
  * in-memory shapes training wants (a cw_dataset in major units, deep copies
  * of the catalog and returns), trains on all baskets in time order, and
  * publishes the result the way servers expect to find it: an immutable file
- * "<db>.models/model-<unix time>-<checksum prefix>.cwm" written atomically,
+ * "<models dir>/model-<unix time>-<checksum prefix>.cwm" written atomically,
  * then a registry row with its path and xxh3 checksum. The file lands before
  * the row, so a reader that sees the row always finds the whole file. The
  * CLI's `cartwise train` and the server's POST /v1/train both call it.
@@ -172,12 +172,30 @@ static double now_mono(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* The directory holding the model files: "<db>.models", absolute so that
- * the registry's path works from any working directory. */
-static int models_dir(const char *db, struct cw_buf *out, struct cw_buf *err)
+/* The directory holding the model files, absolute so that the registry's
+ * path works from any working directory: the one given, else the one the
+ * store remembers, else "<db>.models" beside a store that is a file. A
+ * database server's store has no "beside": the files must go where every
+ * server node reads them, which only the operator knows. */
+static int models_dir(struct cw_store *s, const char *db, const char *given,
+                      struct cw_buf *out, struct cw_buf *err)
 {
     struct cw_buf dir = CW_BUF_INIT;
-    cw_buf_addf(&dir, "%s.models", db);
+    char *stored = NULL;
+    if (given)
+        cw_buf_adds(&dir, given);
+    else if (s->ops->meta_get(s, "models_dir", &stored, NULL) == 0)
+        cw_buf_adds(&dir, stored);
+    else if (cw_store_file(db))
+        cw_buf_addf(&dir, "%s.models", db);
+    cw_free(stored);
+    if (!dir.len) {
+        cw_buf_release(&dir);
+        return cw_err(err, CW_EINVAL,
+                      "no models directory for this store: give one with "
+                      "`cartwise train --models-dir DIR` (a directory every "
+                      "server node can read)");
+    }
     int rc = cw_file_mkdirs(cw_buf_str(&dir), err);
     if (rc == 0) {
         char *abs = realpath(cw_buf_str(&dir), NULL);
@@ -189,7 +207,7 @@ static int models_dir(const char *db, struct cw_buf *out, struct cw_buf *err)
 }
 
 static int publish(struct cw_store *s, const char *db, const struct cw_model *m,
-                   double margin_rate, int remember_rate,
+                   double margin_rate, const struct cw_app_train_opts *o,
                    struct cw_app_train_result *out, struct cw_buf *err)
 {
     struct cw_buf file = CW_BUF_INIT, serr = CW_BUF_INIT, path = CW_BUF_INIT;
@@ -201,7 +219,7 @@ static int publish(struct cw_store *s, const char *db, const struct cw_model *m,
     char hex[17];
     snprintf(hex, sizeof(hex), "%016llx",
              (unsigned long long)cw_xxh3(file.buf, file.len));
-    if ((rc = models_dir(db, &path, err)) < 0)
+    if ((rc = models_dir(s, db, o->models_dir, &path, err)) < 0)
         goto out;
     cw_buf_addf(&path, "/model-%lld-%.8s.cwm", (long long)m->meta.trained_at,
                 hex);
@@ -228,8 +246,15 @@ static int publish(struct cw_store *s, const char *db, const struct cw_model *m,
     rc = s->ops->begin(s, &serr);
     if (rc == 0)
         rc = s->ops->model_add(s, info, &serr);
-    if (rc == 0 && remember_rate)
+    if (rc == 0 && o->margin_rate >= 0)
         rc = s->ops->meta_set(s, "default_margin_rate", rate, &serr);
+    if (rc == 0 && o->models_dir) {
+        /* the absolute form, as every path in the registry */
+        size_t n = strlen(path.buf) - strlen(strrchr(path.buf, '/'));
+        char *dir = cw_strndup(path.buf, n);
+        rc = s->ops->meta_set(s, "models_dir", dir, &serr);
+        cw_free(dir);
+    }
     if (rc == 0)
         rc = s->ops->commit(s, &serr);
     else
@@ -305,8 +330,7 @@ int cw_app_train(struct cw_store *s, const char *db,
                terr.len ? cw_buf_str(&terr) : cw_strerror(rc));
     } else {
         trained = 1;
-        rc = publish(s, db, &m, p.default_margin_rate, o->margin_rate >= 0, out,
-                     err);
+        rc = publish(s, db, &m, p.default_margin_rate, o, out, err);
     }
     cw_buf_release(&terr);
     /* what incentives learn alongside: order values, propensity, uplift */

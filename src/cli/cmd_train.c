@@ -19,7 +19,8 @@ struct train_opts {
     uint64_t top_m;     /* 0: default */
     double lambda;      /* <= 0: tuned */
     int no_blas;
-    const char *currency; /* NULL: the stored one */
+    const char *currency;   /* NULL: the stored one */
+    const char *models_dir; /* NULL: the stored one, else beside the db */
 };
 
 static void print_result(const struct cw_cli *cli,
@@ -57,7 +58,8 @@ static int train(const struct cw_cli *cli, const struct train_opts *o)
     if (rc != CW_EXIT_OK)
         return rc;
     struct cw_app_train_opts to = {o->margin_rate, (uint32_t)o->top_m,
-                                   o->lambda, o->no_blas, o->currency};
+                                   o->lambda,      o->no_blas,
+                                   o->currency,    o->models_dir};
     struct cw_app_train_result r;
     struct cw_buf err = CW_BUF_INIT;
     int code = cw_app_train(s, cli->db, &to, &r, &err);
@@ -85,6 +87,7 @@ int cw_cmd_train(int argc, char **argv, struct cw_cli *cli)
         OPT_LAMBDA,
         OPT_NO_BLAS,
         OPT_CURRENCY,
+        OPT_MODELS_DIR,
     };
     static const struct option opts[] = {
         CW_CLI_COMMON_OPTIONS,
@@ -93,9 +96,10 @@ int cw_cmd_train(int argc, char **argv, struct cw_cli *cli)
         {"lambda", required_argument, NULL, OPT_LAMBDA},
         {"no-blas", no_argument, NULL, OPT_NO_BLAS},
         {"currency", required_argument, NULL, OPT_CURRENCY},
+        {"models-dir", required_argument, NULL, OPT_MODELS_DIR},
         {NULL, 0, NULL, 0},
     };
-    struct train_opts o = {-1.0, 0, 0.0, 0, NULL};
+    struct train_opts o = {-1.0, 0, 0.0, 0, NULL, NULL};
     int c, rc;
 
     cw_cli_getopt_reset();
@@ -130,6 +134,11 @@ int cw_cmd_train(int argc, char **argv, struct cw_cli *cli)
                     "--currency wants an ISO-4217 code such as GBP, not '%s'",
                     optarg);
             o.currency = optarg;
+            break;
+        case OPT_MODELS_DIR:
+            if (!*optarg)
+                return cw_cli_usage_error(cli, "--models-dir needs a path");
+            o.models_dir = optarg;
             break;
         default:
             if ((rc = cw_cli_common_opt(cli, c, argv)) != CW_CLI_CONTINUE)

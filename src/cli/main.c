@@ -203,7 +203,7 @@ const struct cw_cli_cmd cw_cli_commands[] = {
      "                     reward tiers and react to discounts\n"},
     {"train", cw_cmd_train, "train a new model version from the store",
      "cartwise train [--margin-rate R] [--top-m N] [--lambda L] [--no-blas]\n"
-     "               [--currency CUR] [--db PATH] [--json]\n"
+     "               [--currency CUR] [--models-dir DIR] [--db PATH] [--json]\n"
      "\n"
      "  --margin-rate R  margin rate assumed where costs are unknown, 0..1\n"
      "                   (default 0.30; remembered for later runs)\n"
@@ -211,7 +211,11 @@ const struct cw_cli_cmd cw_cli_commands[] = {
      "  --lambda L       EASE regularization (default: tuned on validation)\n"
      "  --no-blas        use the plain-C solver instead of LAPACKE\n"
      "  --currency CUR   currency of the store's prices (default: the one\n"
-     "                   given to import, else USD)\n"},
+     "                   given to import, else USD)\n"
+     "  --models-dir DIR where model files go (remembered for later runs and\n"
+     "                   POST /v1/train; default DB.models beside a SQLite\n"
+     "                   file; a postgres:// store needs one that every\n"
+     "                   server node can read)\n"},
     {"version", cw_cmd_version, "print the version",
      "cartwise version [--json]\n"},
 };
@@ -245,8 +249,9 @@ static void list_commands(FILE *f)
         fprintf(f, "  %-10s %s\n", cw_cli_commands[i].name,
                 cw_cli_commands[i].help);
     fputs("\nglobal options:\n"
-          "  --db PATH  the store (default ./" CW_CLI_DEFAULT_DB
+          "  --db PATH  the store: a SQLite file (default ./" CW_CLI_DEFAULT_DB
           ", or $CARTWISE_DB)\n"
+          "             or a postgres:// url (docs/postgres.md)\n"
           "  --json     machine-readable output on stdout\n"
           "\nsee 'cartwise help COMMAND' for the options of one.\n",
           f);

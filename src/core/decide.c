@@ -50,23 +50,22 @@
 #define NBR_BUDGET 8000 /* neighbours read per decision, about at most */
 #define NBR_MIN 40      /* ... but at least this many per cart item */
 
-/* What one request accumulates for an item, in one cache line's share:
- * items are touched in scattered order, so one struct beats six arrays. */
-struct acc {
-    float s;       /* item-model score summed over the cart */
-    float mx;      /* strongest single cart item's weight */
-    float h;       /* the shopper's history weight */
-    float hn;      /* the shopper's orders with it */
-    uint32_t ev;   /* that strongest cart item, or UINT32_MAX */
-    uint32_t evco; /* baskets with both */
-    uint32_t stamp;
-};
-
+/* What one request accumulates, per item, in arrays that are all zero
+ * between requests (the next request clears what the last one touched):
+ * the hot loop reads and writes 4-byte entries of a few small arrays, most
+ * of which stay in the L1 cache, and tests no stamp. */
 struct cw_scratch {
     uint32_t n_items, n_groups;
     uint32_t epoch;
-    struct acc *acc;  /* per item; live when acc[i].stamp == epoch */
     uint32_t *gstamp; /* gstamp[g] == epoch: group g is in the cart */
+    uint8_t *seen;    /* the item is in touched */
+    float *as;        /* item-model score summed over the cart */
+    float *amx;       /* strongest single cart item's weight (> 0 if any) */
+    uint32_t *aev;    /* that cart item (valid when amx > 0) */
+    uint32_t *aevco;  /* baskets with both (likewise) */
+    float *ah;        /* the shopper's history weight */
+    float *ahn;       /* the shopper's orders with it */
+    long cu;          /* the last request's customer, or -1 */
     uint32_t *touched;
     size_t nt;
     struct cw__cand *cand;
@@ -102,7 +101,14 @@ struct cw_scratch *cw_scratch_new(const struct cw_model *m)
     size_t n = (size_t)m->n_items + 1;
     s->n_items = m->n_items;
     s->n_groups = m->n_groups;
-    s->acc = cw_calloc(n, sizeof(*s->acc));
+    s->seen = cw_calloc(n, sizeof(*s->seen));
+    s->as = cw_calloc(n, sizeof(*s->as));
+    s->amx = cw_calloc(n, sizeof(*s->amx));
+    s->aev = cw_calloc(n, sizeof(*s->aev));
+    s->aevco = cw_calloc(n, sizeof(*s->aevco));
+    s->ah = cw_calloc(n, sizeof(*s->ah));
+    s->ahn = cw_calloc(n, sizeof(*s->ahn));
+    s->cu = -1;
     s->gstamp = cw_calloc((size_t)m->n_groups + 1, sizeof(*s->gstamp));
     s->touched = cw_malloc(n * sizeof(*s->touched));
     s->cand = cw_malloc(n * sizeof(*s->cand));
@@ -148,7 +154,13 @@ void cw_scratch_free(struct cw_scratch *s)
 {
     if (!s)
         return;
-    cw_free(s->acc);
+    cw_free(s->seen);
+    cw_free(s->as);
+    cw_free(s->amx);
+    cw_free(s->aev);
+    cw_free(s->aevco);
+    cw_free(s->ah);
+    cw_free(s->ahn);
     cw_free(s->gstamp);
     cw_free(s->touched);
     cw_free(s->cand);
@@ -162,25 +174,42 @@ void cw_scratch_free(struct cw_scratch *s)
     cw_free(s);
 }
 
-static void next_epoch(struct cw_scratch *s)
+/* Clears what the last request left in s: its touched items (all at once
+ * when they are many) and its customer's history. */
+static void next_request(const struct cw_model *m, struct cw_scratch *s)
 {
-    if (++s->epoch == 0) { /* wrapped: forget every old stamp */
-        for (size_t i = 0; i <= s->n_items; i++)
-            s->acc[i].stamp = 0;
+    if (++s->epoch == 0) { /* wrapped: forget every old group stamp */
         memset(s->gstamp, 0, ((size_t)s->n_groups + 1) * sizeof(*s->gstamp));
         s->epoch = 1;
+    }
+    if (s->nt * 8 > s->n_items) {
+        size_t n = (size_t)s->n_items + 1;
+        memset(s->seen, 0, n * sizeof(*s->seen));
+        memset(s->as, 0, n * sizeof(*s->as));
+        memset(s->amx, 0, n * sizeof(*s->amx));
+    } else {
+        for (size_t t = 0; t < s->nt; t++) {
+            uint32_t j = s->touched[t];
+            s->seen[j] = 0;
+            s->as[j] = s->amx[j] = 0;
+        }
+    }
+    if (s->cu >= 0) {
+        const struct cw_customer *c = &m->customers[s->cu];
+        for (uint32_t x = 0; x < c->n_hist; x++) {
+            uint32_t j = m->hist[c->hist_off + x].item;
+            s->ah[j] = s->ahn[j] = 0;
+        }
+        s->cu = -1;
     }
     s->nt = 0;
 }
 
-static inline struct acc *touch(struct cw_scratch *s, uint32_t i)
+static inline void touch(struct cw_scratch *s, uint32_t i)
 {
-    struct acc *a = &s->acc[i];
-    if (a->stamp != s->epoch) {
-        *a = (struct acc){0, 0, 0, 0, UINT32_MAX, 0, s->epoch};
-        s->touched[s->nt++] = i;
-    }
-    return a;
+    s->touched[s->nt] = i;
+    s->nt += !s->seen[i];
+    s->seen[i] = 1;
 }
 
 /* An item may be offered: trained on, active, in stock, and no variant of
@@ -205,7 +234,7 @@ int cw__decide_candidates(const struct cw_model *m, struct cw_scratch *s,
     out->n_addons = out->n_unknown = 0;
     out->cart_value = 0;
     out->known_customer = 0;
-    next_epoch(s);
+    next_request(m, s);
 
     /* the cart: known items, their groups, and its value */
     uint32_t cart[CW_CART_MAX];
@@ -240,12 +269,13 @@ int cw__decide_candidates(const struct cw_model *m, struct cw_scratch *s,
     int same_category = 0;
 
     /* neighbours of every cart item, summed: the hot loop of a decision,
-     * with the scratch's fields in locals (stores through acc could alias
+     * with the scratch's fields in locals (stores through them could alias
      * them, which would make the compiler reload them every iteration) */
     {
-        struct acc *acc = s->acc;
-        uint32_t *touched = s->touched;
-        const uint32_t epoch = s->epoch;
+        uint8_t *restrict seen = s->seen;
+        float *restrict as = s->as, *restrict amx = s->amx;
+        uint32_t *restrict aev = s->aev, *restrict aevco = s->aevco;
+        uint32_t *restrict touched = s->touched;
         const uint32_t *off = m->nbr_off;
         const struct cw_nbr *nbrs = m->nbrs;
         size_t nt = s->nt;
@@ -262,19 +292,31 @@ int cw__decide_candidates(const struct cw_model *m, struct cw_scratch *s,
             uint32_t end = off[ci + 1];
             if (end - off[ci] > per_item)
                 end = off[ci] + per_item;
+            /* the next cart item's list is somewhere else in memory, too
+             * short for the hardware prefetcher to catch up: ask now */
+            if (c + 1 < nc) {
+                uint32_t nx = cart[c + 1], nb0 = off[nx], nb1 = off[nx + 1];
+                if (nb1 - nb0 > per_item)
+                    nb1 = nb0 + per_item;
+                const char *p0 = (const char *)(nbrs + nb0);
+                const char *p1 = (const char *)(nbrs + nb1);
+                for (; p0 < p1; p0 += 64)
+                    __builtin_prefetch(p0);
+            }
             for (uint32_t x = off[ci]; x < end; x++) {
                 const struct cw_nbr nb = nbrs[x];
-                struct acc *a = &acc[nb.item];
-                if (a->stamp != epoch) {
-                    *a = (struct acc){0, 0, 0, 0, UINT32_MAX, 0, epoch};
-                    touched[nt++] = nb.item;
-                }
-                a->s += nb.w;
-                if (nb.w > a->mx) {
-                    a->mx = nb.w;
-                    a->ev = ci;
-                    a->evco = nb.co;
-                }
+                uint32_t j = nb.item;
+                touched[nt] = j;
+                nt += !seen[j];
+                seen[j] = 1;
+                as[j] += nb.w;
+                /* selects, not a branch: whether this cart item is the
+                 * strongest so far is a coin flip the predictor loses */
+                float mx0 = amx[j];
+                int gt = nb.w > mx0;
+                amx[j] = gt ? nb.w : mx0;
+                aev[j] = gt ? ci : aev[j];
+                aevco[j] = gt ? nb.co : aevco[j];
             }
         }
         s->nt = nt;
@@ -284,11 +326,12 @@ int cw__decide_candidates(const struct cw_model *m, struct cw_scratch *s,
     if (cu >= 0) {
         const struct cw_customer *c = &m->customers[cu];
         out->known_customer = 1;
+        s->cu = cu;
         for (uint32_t x = 0; x < c->n_hist; x++) {
             const struct cw_hist *h = &m->hist[c->hist_off + x];
-            struct acc *a = touch(s, h->item);
-            a->h = h->w;
-            a->hn = (float)h->n;
+            touch(s, h->item);
+            s->ah[h->item] = h->w;
+            s->ahn[h->item] = (float)h->n;
         }
     }
     for (uint32_t x = 0; x < m->n_popular && x < POPULAR_CANDIDATES; x++)
@@ -307,8 +350,7 @@ int cw__decide_candidates(const struct cw_model *m, struct cw_scratch *s,
         uint32_t j = s->touched[t];
         if (!usable(s, j))
             continue;
-        const struct acc *a = &s->acc[j];
-        if (same_category && a->s <= 0) {
+        if (same_category && s->as[j] <= 0) {
             uint32_t cat = m->items[j].category;
             int sub = 0;
             for (size_t c = 0; c < nc && cat && !sub; c++)
@@ -316,7 +358,8 @@ int cw__decide_candidates(const struct cw_model *m, struct cw_scratch *s,
             if (sub)
                 continue;
         }
-        double z = s->zitem[j] + w[1] * a->s + w[2] * a->mx + w[3] * a->h;
+        double z =
+            s->zitem[j] + w[1] * s->as[j] + w[2] * s->amx[j] + w[3] * s->ah[j];
         if (w[5] != 0 && nc)
             z += w[5] * fmaxf(-5, fminf(5, s->lprice[j] - s->lavg));
         s->cand[n++] = (struct cw__cand){j, z};
@@ -328,10 +371,9 @@ int cw__decide_candidates(const struct cw_model *m, struct cw_scratch *s,
 void cw__cand_features(const struct cw_model *m, const struct cw_scratch *s,
                        uint32_t item, float f[CW_MODEL_NFEAT])
 {
-    const struct acc *a = &s->acc[item];
-    f[0] = a->s;
-    f[1] = a->mx;
-    f[2] = a->h;
+    f[0] = s->as[item];
+    f[1] = s->amx[item];
+    f[2] = s->ah[item];
     f[3] = s->fpop[item];
     f[4] = s->has_cart ? fmaxf(-5, fminf(5, s->lprice[item] - s->lavg)) : 0;
     f[5] = m->items[item].return_rate;
@@ -340,16 +382,15 @@ void cw__cand_features(const struct cw_model *m, const struct cw_scratch *s,
 void cw__cand_rank_raw(const struct cw_model *m, const struct cw_scratch *s,
                        uint32_t item, struct cw__rank_raw *r)
 {
-    const struct acc *a = &s->acc[item];
     float nc = (float)s->ncart;
-    r->hn = a->hn;
+    r->hn = s->ahn[item];
     r->rep = m->items[item].repeat_rate;
     r->trend = s->ftrend[item];
     r->recent = s->frecent[item];
-    r->conf = a->ev != UINT32_MAX && m->items[a->ev].pop
-                  ? (float)a->evco / (float)m->items[a->ev].pop
+    r->conf = s->amx[item] > 0 && m->items[s->aev[item]].pop
+                  ? (float)s->aevco[item] / (float)m->items[s->aev[item]].pop
                   : 0;
-    r->mean = nc > 0 ? a->s / nc : 0;
+    r->mean = nc > 0 ? s->as[item] / nc : 0;
     r->lncart = s->lncart;
 }
 
@@ -403,15 +444,18 @@ int cw__rank_select(const struct cw__cand *c, int n, unsigned top_n, int *top)
     return nt;
 }
 
-/* Re-ranks the best rank_n candidates in place (see the top of the file):
- * they get the re-ranker's calibrated score, every other candidate drops
+/* Re-ranks the best rank_n candidates (see the top of the file): they get
+ * the re-ranker's calibrated score, written to top (best by the old score
+ * first); returns how many. With demote, c is rewritten in place: the
+ * re-ranked get their new score and every other candidate drops
  * CW_RANK_DEMOTE below its own, so it can only fill. */
-static void rerank(const struct cw_model *m, const struct cw_scratch *s,
-                   struct cw__cand *c, int n)
+static int rerank(const struct cw_model *m, const struct cw_scratch *s,
+                  struct cw__cand *c, int n, int demote,
+                  struct cw__cand *top_out)
 {
     const struct cw_model_meta *mt = &m->meta;
     if (!mt->rank_n || n <= 0)
-        return;
+        return 0;
     int top[CW_RANK_MAX];
     int nt = cw__rank_select(c, n, mt->rank_n, top);
     double znew[CW_RANK_MAX];
@@ -427,10 +471,15 @@ static void rerank(const struct cw_model *m, const struct cw_scratch *s,
             sc += mt->rank_w[d] * r[d];
         znew[x] = mt->rank_a + mt->rank_b * sc;
     }
-    for (int i = 0; i < n; i++)
-        c[i].z -= CW_RANK_DEMOTE;
     for (int x = 0; x < nt; x++)
-        c[top[x]].z = znew[x];
+        top_out[x] = (struct cw__cand){c[top[x]].item, znew[x]};
+    if (demote) {
+        for (int i = 0; i < n; i++)
+            c[i].z -= CW_RANK_DEMOTE;
+        for (int x = 0; x < nt; x++)
+            c[top[x]].z = znew[x];
+    }
+    return nt;
 }
 
 /* The variant to pre-select in item's group: one the shopper bought
@@ -445,7 +494,7 @@ static uint32_t pick_variant(const struct cw_model *m,
         const struct cw_item *it = &m->items[v];
         if (it->inventory == 0 || (it->flags & CW_FLAG_INACTIVE))
             continue;
-        if (s->acc[v].stamp == s->epoch && s->acc[v].h > 0)
+        if (s->ah[v] > 0)
             return v;
         if (!have) {
             best = v;
@@ -465,28 +514,29 @@ static void explain(const struct cw_model *m, const struct cw_scratch *s,
                     uint32_t item, struct cw_addon *a)
 {
     const double *w = m->meta.feat_w;
-    const struct acc *ac = &s->acc[item];
-    double personal = w[3] * ac->h;
-    double item_model = w[1] * ac->s + w[2] * ac->mx;
-    a->evidence_item = ac->ev;
+    float h = s->ah[item];
+    uint32_t ev = s->amx[item] > 0 ? s->aev[item] : UINT32_MAX;
+    double personal = w[3] * h;
+    double item_model = w[1] * s->as[item] + w[2] * s->amx[item];
+    a->evidence_item = ev;
     a->evidence_share = 0;
-    if (ac->h > 0 && (personal >= item_model || ac->ev == UINT32_MAX)) {
+    if (h > 0 && (personal >= item_model || ev == UINT32_MAX)) {
         a->reason = CW_REASON_BOUGHT_BEFORE;
         snprintf(a->text, sizeof(a->text),
                  "You have ordered this before: add it again?");
-    } else if (ac->ev != UINT32_MAX) {
+    } else if (ev != UINT32_MAX) {
         a->reason = CW_REASON_PAIRS_WITH;
-        uint32_t pop = m->items[ac->ev].pop;
-        a->evidence_share = pop ? (double)ac->evco / pop : 0;
+        uint32_t pop = m->items[ev].pop;
+        a->evidence_share = pop ? (double)s->aevco[item] / pop : 0;
         int pct = (int)lround(100 * a->evidence_share);
         if (pct >= 1)
             snprintf(a->text, sizeof(a->text),
                      "Pairs well with your %s: %d%% of orders with it "
                      "include this",
-                     label(m, ac->ev), pct);
+                     label(m, ev), pct);
         else
             snprintf(a->text, sizeof(a->text),
-                     "Often bought together with your %s", label(m, ac->ev));
+                     "Often bought together with your %s", label(m, ev));
     } else {
         a->reason = CW_REASON_POPULAR;
         snprintf(a->text, sizeof(a->text),
@@ -539,7 +589,17 @@ int cw_decide(const struct cw_model *m, struct cw_scratch *s,
     int n = cw__decide_candidates(m, s, req, out, &c, err);
     if (n < 0)
         return n;
-    rerank(m, s, c, n);
+    int fill = req->flags & CW_DECIDE_FILL;
+    /* Without fill, a demoted candidate is far below the relevance floor
+     * (below): only the re-ranked ones can be chosen, so the choice runs
+     * over them alone. */
+    struct cw__cand ranked[CW_RANK_MAX];
+    int only_ranked = !fill && m->meta.relevance_floor > 0;
+    int nr = rerank(m, s, c, n, !only_ranked, ranked);
+    if (only_ranked && nr > 0) {
+        c = ranked;
+        n = nr;
+    }
     unsigned k = req->k ? req->k : CW_DECIDE_MAX;
     double zbest = -INFINITY;
     for (int i = 0; i < n; i++)
@@ -555,7 +615,6 @@ int cw_decide(const struct cw_model *m, struct cw_scratch *s,
     double zfloor = pf > 0 && pf < 1 ? log(pf / (1 - pf)) : -INFINITY;
     double gamma =
         req->flags & CW_DECIDE_ACCURACY_ONLY ? 0 : m->meta.profit_gamma;
-    int fill = req->flags & CW_DECIDE_FILL;
     uint32_t taken[CW_DECIDE_MAX];
     struct pick list[SHORTLIST];
     int done = 0;

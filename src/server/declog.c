@@ -7,7 +7,8 @@
  * one transaction per batch. When the queue is full (the server answers
  * faster than the log can write, as at saturation on a small machine) the
  * request waits up to FULL_WAIT_MS for room, which slows serving to the
- * log's pace instead of losing decisions; only when the log stays stuck
+ * log's pace instead of losing decisions (each wait is counted:
+ * cartwise_decision_log_waits_total); only when the log stays stuck
  * that long (a stalled disk) is the decision dropped and counted
  * (cartwise_decision_log_dropped_total): serving still wins then. A batch that
  * fails is rolled back, counted (cartwise_decision_log_failed_total) and
@@ -90,6 +91,8 @@ int cw_srv_declog_push(struct cw_srv *srv, const struct cw_decision_rec *d)
             until.tv_nsec -= 1000000000L;
         }
         q->waiting++;
+        atomic_fetch_add_explicit(&srv->ctr.declog_waits, 1,
+                                  memory_order_relaxed);
         while (q->count >= q->cap && !q->stop &&
                pthread_cond_timedwait(&q->space, &q->lock, &until) == 0)
             ;

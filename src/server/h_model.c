@@ -85,7 +85,7 @@ void cw_h_train(struct cw_req *r)
 {
     struct cw_srv *srv = r->srv;
     struct cw_srv_training *t = &srv->training;
-    struct cw_app_train_opts o = {-1.0, 0, 0.0, 0, NULL};
+    struct cw_app_train_opts o = {-1.0, 0, 0.0, 0, NULL, NULL};
     if (r->body.len) {
         struct cw_srv_error e;
         json_t *root;

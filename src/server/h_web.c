@@ -17,10 +17,6 @@
 #include "cartwise/cw_buf.h"
 #include "server/server.h"
 
-#ifndef CW_SOURCE_DIR
-#define CW_SOURCE_DIR "."
-#endif
-
 #define HTML "text/html; charset=utf-8"
 #define JS "text/javascript; charset=utf-8"
 #define CSS "text/css; charset=utf-8"
@@ -41,11 +37,13 @@ void cw_srv_web_load(struct cw_srv *srv)
 {
     const char *root = srv->cfg.web;
     const char *env = getenv("CARTWISE_WEB");
+    struct cw_buf dir = CW_BUF_INIT, p = CW_BUF_INIT;
     if (!root && env && *env)
         root = env;
-    if (!root)
-        root = CW_SOURCE_DIR "/web";
-    struct cw_buf p = CW_BUF_INIT;
+    if (!root) {
+        cw_srv_data_path(&dir, "web", "web");
+        root = cw_buf_str(&dir);
+    }
     for (size_t i = 0; i < CW_SRV_NWEB; i++) {
         cw_buf_reset(&p);
         cw_buf_addf(&p, "%s/%s", root, files[i].file);
@@ -55,6 +53,7 @@ void cw_srv_web_load(struct cw_srv *srv)
                        cw_buf_str(&p), NULL);
     }
     cw_buf_release(&p);
+    cw_buf_release(&dir);
 }
 
 void cw_srv_web_free(struct cw_srv *srv)

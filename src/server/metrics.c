@@ -167,6 +167,9 @@ void cw_srv_metrics_render(struct cw_srv *srv, struct cw_buf *b)
     counter(b, "cartwise_decision_log_dropped_total",
             "Decisions not logged because the log queue was full.",
             ld(&c->declog_dropped));
+    counter(b, "cartwise_decision_log_waits_total",
+            "Decisions that waited for room in a full log queue.",
+            ld(&c->declog_waits));
     counter(b, "cartwise_decision_log_failed_total",
             "Decisions lost to failed decision-log writes.",
             ld(&c->declog_failed));

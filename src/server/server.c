@@ -1035,17 +1035,41 @@ int cw_srv_load_file(const char *path, char **data, size_t *len)
     return 0;
 }
 
+void cw_srv_data_path(struct cw_buf *out, const char *installed,
+                      const char *source)
+{
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            cw_buf_reset(out);
+            cw_buf_addf(out, "%s/../share/cartwise/%s", exe, installed);
+            if (access(cw_buf_str(out), R_OK) == 0)
+                return;
+        }
+    }
+    cw_buf_reset(out);
+    cw_buf_addf(out, "%s/%s", CW_SOURCE_DIR, source);
+}
+
 static void load_openapi(struct cw_srv *srv)
 {
     const char *path = srv->cfg.openapi;
     const char *env = getenv("CARTWISE_OPENAPI");
+    struct cw_buf p = CW_BUF_INIT;
     if (!path && env && *env)
         path = env;
-    if (!path)
-        path = CW_SOURCE_DIR "/docs/openapi.json";
+    if (!path) {
+        cw_srv_data_path(&p, "openapi.json", "docs/openapi.json");
+        path = cw_buf_str(&p);
+    }
     if (cw_srv_load_file(path, &srv->openapi, &srv->openapi_len) < 0)
         log_line("warn", "no OpenAPI document: GET /v1/openapi.json is 404",
                  path);
+    cw_buf_release(&p);
 }
 
 static void *poll_main(void *arg)

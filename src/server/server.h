@@ -204,10 +204,15 @@ void cw_h_train(struct cw_req *r);
 void cw_h_model(struct cw_req *r);
 void cw_h_openapi(struct cw_req *r);
 void cw_h_web(struct cw_req *r);
-/* Reads the web pages from cfg.web, $CARTWISE_WEB or the source tree's
+/* Reads the web pages from cfg.web, $CARTWISE_WEB or the data directory's
  * web/ (a missing file is logged and answers 404); frees them. */
 void cw_srv_web_load(struct cw_srv *srv);
 void cw_srv_web_free(struct cw_srv *srv);
+/* Where a file the server ships with is: <the binary's dir>/../share/
+ * cartwise/<installed> for an installed cartwise (cmake --install), else
+ * <source tree>/<source> for one run from its build tree. */
+void cw_srv_data_path(struct cw_buf *out, const char *installed,
+                      const char *source);
 /* A whole file into *data (NUL-terminated copy, *len bytes): 0, or -1. */
 int cw_srv_load_file(const char *path, char **data, size_t *len);
 void cw_h_livez(struct cw_req *r);
@@ -241,7 +246,7 @@ struct cw_srv_counters {
     atomic_ullong events_received, events_ingested, events_duplicate;
     atomic_ullong products_upserted, orders_ingested, webhooks_received,
         webhooks_duplicate;
-    atomic_ullong declog_written, declog_dropped, declog_failed;
+    atomic_ullong declog_written, declog_dropped, declog_failed, declog_waits;
     atomic_ullong rate_limited_key, rate_limited_ip, auth_failures;
     atomic_ullong model_swaps, trainings, training_failures;
 };

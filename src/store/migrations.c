@@ -207,7 +207,7 @@ static int read_version(sqlite3 *db, int *version)
     return rc;
 }
 
-static int too_new(struct cw_buf *err, int version)
+int cw__migration_too_new(struct cw_buf *err, int version)
 {
     return cw_err(err, CW_ECORRUPT,
                   "database schema version %d is newer than this cartwise "
@@ -224,7 +224,7 @@ int cw__migration_check(sqlite3 *db, const char *path, int *version,
                       "cannot read database '%s': %s", path,
                       sqlite3_errmsg(db));
     if (*version > cw__migration_latest())
-        return too_new(err, *version);
+        return cw__migration_too_new(err, *version);
     return 0;
 }
 
@@ -262,7 +262,7 @@ static int apply_one(sqlite3 *db, const struct cw__migration *m,
     rc = read_version(db, &version);
     if (rc == SQLITE_OK && version > cw__migration_latest()) {
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-        return too_new(err, version);
+        return cw__migration_too_new(err, version);
     }
     if (rc == SQLITE_OK && version < m->version) {
         rc = sqlite3_exec(db,

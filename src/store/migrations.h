@@ -1,5 +1,5 @@
 /*
- * migrations.h: the numbered schema migrations of the SQLite store.
+ * migrations.h: the numbered schema migrations of the stores.
  *
  * The schema is never edited in place: each change is a new row in one
  * static table of {version, name, sql}, applied in order, each in its own
@@ -23,9 +23,15 @@ struct cw__migration {
 
 /* Returns the static migration table (ascending versions); *n its length. */
 const struct cw__migration *cw__migration_table(size_t *n);
-/* Returns the newest version this build knows. */
+/* Returns PostgreSQL's table (migrations_pg.c): the same versions and
+ * names as cw__migration_table, in PostgreSQL's SQL; store_pg.c applies it. */
+const struct cw__migration *cw__migration_pg_table(size_t *n);
+/* Returns the newest version this build knows (both tables). */
 int cw__migration_latest(void);
 
+/* Fails with CW_ECORRUPT: "database schema version VERSION is newer than
+ * this cartwise (LATEST)", the refusal both stores give. */
+int cw__migration_too_new(struct cw_buf *err, int version);
 /* Reads the schema version of db into *version. Fails with CW_ESTORE when
  * db cannot be read (for example it is not a database: path names it in the
  * message) and CW_ECORRUPT when the version is newer than this build. */

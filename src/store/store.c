@@ -1,17 +1,21 @@
 /*
- * store.c: picks the store backend named by a URL (see cw_store.h).
+ * store.c: picks the store backend named by a URL (see cw_store.h), and the
+ * record checks both backends share (store_int.h).
  *
- * A "postgres://" or "postgresql://" URL selects PostgreSQL, which is not
- * built yet and says so; anything else is a SQLite file path. Each backend
- * owns its struct cw_store (embedded first in its private struct) and frees
- * it in its close op, so closing goes through the ops table.
+ * A "postgres://" or "postgresql://" URL selects PostgreSQL; anything else
+ * is a SQLite file path. Each backend owns its struct cw_store (embedded
+ * first in its private struct) and frees it in its close op, so closing goes
+ * through the ops table.
  */
 #include <stddef.h>
+#include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "cartwise/cw_buf.h"
 #include "cartwise/cw_err.h"
 #include "cartwise/cw_store.h"
+#include "store/store_int.h"
 
 static int is_postgres(const char *url)
 {
@@ -27,9 +31,7 @@ int cw_store_open(struct cw_store **out, const char *url, struct cw_buf *err)
                       "no store given (a file path or a "
                       "postgres:// url)");
     if (is_postgres(url))
-        return cw_err(err, CW_EUNSUPPORTED,
-                      "postgresql backend not built yet (use a sqlite file "
-                      "path)");
+        return cw__store_pg_open(out, url, err);
     return cw__store_sqlite_open(out, url, err);
 }
 
@@ -37,4 +39,107 @@ void cw_store_close(struct cw_store *s)
 {
     if (s)
         s->ops->close(s);
+}
+
+const char *cw_store_file(const char *url)
+{
+    return url && *url && !is_postgres(url) ? url : NULL;
+}
+
+int cw__store_check_product(const struct cw_product_rec *p, struct cw_buf *err)
+{
+    if (!p->sku || !*p->sku)
+        return cw_err(err, CW_EINVAL, "product without a sku");
+    return 0;
+}
+
+int cw__store_check_order(const struct cw_order_rec *o, struct cw_buf *err)
+{
+    if (!o->id || !*o->id)
+        return cw_err(err, CW_EINVAL, "order without an id");
+    return 0;
+}
+
+int cw__store_check_line(const struct cw_line_rec *l, struct cw_buf *err)
+{
+    if (!l->order_id || !l->sku)
+        return cw_err(err, CW_EINVAL, "order line %s:%d without %s",
+                      l->order_id ? l->order_id : "?", l->line_no,
+                      l->order_id ? "a sku" : "an order id");
+    return 0;
+}
+
+int cw__store_check_return(const struct cw_return_rec *r, struct cw_buf *err)
+{
+    if (!r->id || !r->sku)
+        return cw_err(err, CW_EINVAL, "return '%s' without %s",
+                      r->id ? r->id : "?", r->id ? "a sku" : "an id");
+    return 0;
+}
+
+static const char *const event_types[] = {
+#define EVENT_NAME(e, name) name,
+    CW_EVENT_TYPES(EVENT_NAME)
+#undef EVENT_NAME
+};
+
+static int known_event_type(const char *type)
+{
+    for (size_t i = 0; i < CW_EVENT__COUNT; i++)
+        if (!strcmp(type, event_types[i]))
+            return 1;
+    return 0;
+}
+
+int cw__store_check_event(const struct cw_event_rec *e, struct cw_buf *err)
+{
+    if (!e->id || !*e->id)
+        return cw_err(err, CW_EINVAL, "event without an id");
+    if (!e->session || !e->type || !e->ts)
+        return cw_err(err, CW_EINVAL, "event '%s' without %s", e->id,
+                      !e->session ? "a session"
+                      : !e->type  ? "a type"
+                                  : "a ts");
+    if (!known_event_type(e->type))
+        return cw_err(err, CW_EINVAL, "event '%s': unknown type '%s'", e->id,
+                      e->type);
+    return 0;
+}
+
+int cw__store_check_decision(const struct cw_decision_rec *d,
+                             struct cw_buf *err)
+{
+    if (!d->id || !*d->id)
+        return cw_err(err, CW_EINVAL, "decision without an id");
+    if (!d->ts)
+        return cw_err(err, CW_EINVAL, "decision '%s' without a ts", d->id);
+    return 0;
+}
+
+int cw__store_check_key(const struct cw_key_rec *k, struct cw_buf *err)
+{
+    if (!k->id || !*k->id || !k->hash || !*k->hash)
+        return cw_err(err, CW_EINVAL, "key '%s' without %s",
+                      k->id ? k->id : "?",
+                      !k->id || !*k->id ? "an id" : "a hash");
+    if (!k->kind || (strcmp(k->kind, "public") && strcmp(k->kind, "secret")))
+        return cw_err(err, CW_EINVAL,
+                      "key '%s': kind must be 'public' or 'secret'", k->id);
+    return 0;
+}
+
+int cw__store_check_idem(const struct cw_idem_rec *in, struct cw_buf *err)
+{
+    if (!in->key_id || !in->idem_key || !in->method || !in->path ||
+        !in->request_hash || !in->created_at)
+        return cw_err(err, CW_EINVAL, "idempotency entry incomplete");
+    return 0;
+}
+
+void cw__store_now(char *out, size_t size)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }

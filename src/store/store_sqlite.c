@@ -25,7 +25,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "cartwise/cw_alloc.h"
 #include "cartwise/cw_buf.h"
@@ -33,6 +32,7 @@
 #include "cartwise/cw_money.h"
 #include "cartwise/cw_store.h"
 #include "store/migrations.h"
+#include "store/store_int.h"
 
 #define NOW_SQL "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
 
@@ -188,12 +188,6 @@ struct sq {
     sqlite3_stmt *st[ST__COUNT];
     struct key_copy key;
     struct idem_copy idem;
-};
-
-static const char *const event_types[] = {
-#define EVENT_NAME(e, name) name,
-    CW_EVENT_TYPES(EVENT_NAME)
-#undef EVENT_NAME
 };
 
 static struct sq *sq_of(struct cw_store *s)
@@ -375,9 +369,10 @@ static int sq_put_product(struct cw_store *s, const struct cw_product_rec *p,
                           struct cw_buf *err)
 {
     struct sq *q = sq_of(s);
-    if (!p->sku || !*p->sku)
-        return cw_err(err, CW_EINVAL, "product without a sku");
-    int existed = product_exists(q, p->sku, err);
+    int existed = cw__store_check_product(p, err);
+    if (existed < 0)
+        return existed;
+    existed = product_exists(q, p->sku, err);
     if (existed < 0)
         return existed;
     struct bind b = {q->st[ST_PRODUCT_PUT], 0, SQLITE_OK};
@@ -404,9 +399,10 @@ static int sq_put_order(struct cw_store *s, const struct cw_order_rec *o,
                         struct cw_buf *err)
 {
     struct sq *q = sq_of(s);
-    if (!o->id || !*o->id)
-        return cw_err(err, CW_EINVAL, "order without an id");
-    int code = run_plain(q, ST_SP_BEGIN, err, "order savepoint");
+    int code = cw__store_check_order(o, err);
+    if (code)
+        return code;
+    code = run_plain(q, ST_SP_BEGIN, err, "order savepoint");
     if (code)
         return code;
     struct bind b = {q->st[ST_ORDER_PUT], 0, SQLITE_OK};
@@ -438,10 +434,9 @@ static int sq_put_line(struct cw_store *s, const struct cw_line_rec *l,
                        struct cw_buf *err)
 {
     struct sq *q = sq_of(s);
-    if (!l->order_id || !l->sku)
-        return cw_err(err, CW_EINVAL, "order line %s:%d without %s",
-                      l->order_id ? l->order_id : "?", l->line_no,
-                      l->order_id ? "a sku" : "an order id");
+    int code = cw__store_check_line(l, err);
+    if (code)
+        return code;
     struct bind b = {q->st[ST_LINE_PUT], 0, SQLITE_OK};
     bind_text(&b, l->order_id);
     bind_int(&b, l->line_no, 0);
@@ -450,7 +445,7 @@ static int sq_put_line(struct cw_store *s, const struct cw_line_rec *l,
     bind_money(&b, l->unit_price);
     bind_money(&b, l->unit_cost);
     bind_money(&b, l->discount);
-    int code = run(q, &b, err, "order line %s:%d", l->order_id, l->line_no);
+    code = run(q, &b, err, "order line %s:%d", l->order_id, l->line_no);
     return code ? code : sqlite3_changes(q->db) > 0;
 }
 
@@ -458,9 +453,9 @@ static int sq_put_return(struct cw_store *s, const struct cw_return_rec *r,
                          struct cw_buf *err)
 {
     struct sq *q = sq_of(s);
-    if (!r->id || !r->sku)
-        return cw_err(err, CW_EINVAL, "return '%s' without %s",
-                      r->id ? r->id : "?", r->id ? "a sku" : "an id");
+    int code = cw__store_check_return(r, err);
+    if (code)
+        return code;
     struct bind b = {q->st[ST_RETURN_PUT], 0, SQLITE_OK};
     bind_text(&b, r->id);
     bind_text(&b, r->order_id);
@@ -469,7 +464,7 @@ static int sq_put_return(struct cw_store *s, const struct cw_return_rec *r,
     bind_text(&b, r->ts);
     bind_int(&b, r->qty, 0);
     bind_money(&b, r->amount);
-    int code = run(q, &b, err, "return '%s'", r->id);
+    code = run(q, &b, err, "return '%s'", r->id);
     return code ? code : sqlite3_changes(q->db) > 0;
 }
 
@@ -600,28 +595,13 @@ static int sq_counts(struct cw_store *s, struct cw_store_counts *out,
     return code;
 }
 
-static int known_event_type(const char *type)
-{
-    for (size_t i = 0; i < CW_EVENT__COUNT; i++)
-        if (!strcmp(type, event_types[i]))
-            return 1;
-    return 0;
-}
-
 static int sq_put_event(struct cw_store *s, const struct cw_event_rec *e,
                         struct cw_buf *err)
 {
     struct sq *q = sq_of(s);
-    if (!e->id || !*e->id)
-        return cw_err(err, CW_EINVAL, "event without an id");
-    if (!e->session || !e->type || !e->ts)
-        return cw_err(err, CW_EINVAL, "event '%s' without %s", e->id,
-                      !e->session ? "a session"
-                      : !e->type  ? "a type"
-                                  : "a ts");
-    if (!known_event_type(e->type))
-        return cw_err(err, CW_EINVAL, "event '%s': unknown type '%s'", e->id,
-                      e->type);
+    int code = cw__store_check_event(e, err);
+    if (code)
+        return code;
     struct bind b = {q->st[ST_EVENT_PUT], 0, SQLITE_OK};
     bind_text(&b, e->id);
     bind_text(&b, e->session);
@@ -636,7 +616,7 @@ static int sq_put_event(struct cw_store *s, const struct cw_event_rec *e,
     bind_money(&b, e->value);
     bind_money(&b, e->profit);
     bind_text(&b, e->payload);
-    int code = run(q, &b, err, "event '%s'", e->id);
+    code = run(q, &b, err, "event '%s'", e->id);
     return code ? code : sqlite3_changes(q->db) > 0;
 }
 
@@ -675,10 +655,9 @@ static int sq_put_decision(struct cw_store *s, const struct cw_decision_rec *d,
                            struct cw_buf *err)
 {
     struct sq *q = sq_of(s);
-    if (!d->id || !*d->id)
-        return cw_err(err, CW_EINVAL, "decision without an id");
-    if (!d->ts)
-        return cw_err(err, CW_EINVAL, "decision '%s' without a ts", d->id);
+    int code = cw__store_check_decision(d, err);
+    if (code)
+        return code;
     struct bind b = {q->st[ST_DECISION_PUT], 0, SQLITE_OK};
     bind_text(&b, d->id);
     bind_text(&b, d->session);
@@ -692,7 +671,7 @@ static int sq_put_decision(struct cw_store *s, const struct cw_decision_rec *d,
     bind_text(&b, d->shown);
     bind_text(&b, d->request);
     bind_text(&b, d->incentives);
-    int code = run(q, &b, err, "decision '%s'", d->id);
+    code = run(q, &b, err, "decision '%s'", d->id);
     return code ? code : sqlite3_changes(q->db) > 0;
 }
 
@@ -753,13 +732,9 @@ static int sq_put_key(struct cw_store *s, const struct cw_key_rec *k,
                       struct cw_buf *err)
 {
     struct sq *q = sq_of(s);
-    if (!k->id || !*k->id || !k->hash || !*k->hash)
-        return cw_err(err, CW_EINVAL, "key '%s' without %s",
-                      k->id ? k->id : "?",
-                      !k->id || !*k->id ? "an id" : "a hash");
-    if (!k->kind || (strcmp(k->kind, "public") && strcmp(k->kind, "secret")))
-        return cw_err(err, CW_EINVAL,
-                      "key '%s': kind must be 'public' or 'secret'", k->id);
+    int code = cw__store_check_key(k, err);
+    if (code)
+        return code;
     int same = 0;
     int found = key_hash_is(q, k, &same, err);
     if (found < 0)
@@ -780,7 +755,7 @@ static int sq_put_key(struct cw_store *s, const struct cw_key_rec *k,
         bind_text(&b, k->origins);
         bind_int(&b, k->revoked != 0, 0);
     }
-    int code = run(q, &b, err, "key '%s'", k->id);
+    code = run(q, &b, err, "key '%s'", k->id);
     return code ? code : !found;
 }
 
@@ -871,12 +846,12 @@ static int sq_idem_claim(struct cw_store *s, const struct cw_idem_rec *in,
                          struct cw_buf *err)
 {
     struct sq *q = sq_of(s);
-    if (!in->key_id || !in->idem_key || !in->method || !in->path ||
-        !in->request_hash || !in->created_at)
-        return cw_err(err, CW_EINVAL, "idempotency entry incomplete");
+    int code = cw__store_check_idem(in, err);
+    if (code)
+        return code;
     struct bind p = {q->st[ST_IDEM_PURGE], 0, SQLITE_OK};
     bind_text(&p, since);
-    int code = run(q, &p, err, "idempotency purge");
+    code = run(q, &p, err, "idempotency purge");
     if (code)
         return code;
     struct bind g = {q->st[ST_IDEM_GET], 0, SQLITE_OK};
@@ -953,13 +928,8 @@ static int sq_model_add(struct cw_store *s, struct cw_model_info *info,
     struct sq *q = sq_of(s);
     if (!info->path[0])
         return cw_err(err, CW_EINVAL, "model version without a path");
-    if (!info->created_at[0]) {
-        time_t now = time(NULL);
-        struct tm tm;
-        gmtime_r(&now, &tm);
-        strftime(info->created_at, sizeof(info->created_at),
-                 "%Y-%m-%dT%H:%M:%SZ", &tm);
-    }
+    if (!info->created_at[0])
+        cw__store_now(info->created_at, sizeof(info->created_at));
     struct bind b = {q->st[ST_MODEL_ADD], 0, SQLITE_OK};
     bind_field(&b, info->path, sizeof(info->path));
     bind_field(&b, info->checksum, sizeof(info->checksum));

@@ -422,7 +422,7 @@ static void test_train_and_times(void **state)
 {
     (void)state;
     struct cw_srv_error e;
-    struct cw_app_train_opts o = {-1.0, 0, 0.0, 0, NULL};
+    struct cw_app_train_opts o = {-1.0, 0, 0.0, 0, NULL, NULL};
     json_t *root = load("{\"margin_rate\":0.25,\"top_m\":50,\"lambda\":100}");
     assert_int_equal(cw_srv_parse_train(root, &o, &e), 0);
     assert_true(o.margin_rate == 0.25);

@@ -37,6 +37,8 @@ class DecisionLogPressureTest(ServerTest):
         eventually(lambda: count(self.db, "decisions", "session_id LIKE 'dl-%'") >= want, 30)
         self.assertEqual(count(self.db, "decisions", "session_id LIKE 'dl-%'"), want)
         self.assertEqual(self.metric("cartwise_decision_log_dropped_total"), 0)
+        # a 2-decision queue with 8 clients fills: requests did wait for room
+        self.assertGreater(self.metric("cartwise_decision_log_waits_total"), 0)
         # the row of each answer, with its own session
         for i in (0, CLIENTS - 1):
             for j in (0, EACH - 1):
