@@ -20,9 +20,9 @@
 struct cw_buf;
 struct cw_dataset;
 
-#define CW_MODEL_FORMAT 2
-#define CW_MODEL_NFEAT 6 /* acceptance features, see decide.c */
-#define CW_MODEL_NRANK 8 /* re-ranker features, see decide.c */
+#define CW_MODEL_FORMAT 3
+#define CW_MODEL_NFEAT 6  /* acceptance features, see decide.c */
+#define CW_MODEL_NRANK 14 /* re-ranker features, see decide.c */
 
 /* Per item (a SKU of the training universe or of the catalog). */
 struct cw_item {
@@ -38,6 +38,8 @@ struct cw_item {
     uint32_t attrs;    /* offset into strings; 0 = none */
     float repeat_rate; /* of the customers who bought it (with two or more
                           orders), the share who bought it again, smoothed */
+    uint32_t recent;   /* of the meta.n_recent latest training baskets, how
+                          many contain it (its current trend) */
 };
 
 enum cw_item_flag {
@@ -84,7 +86,8 @@ struct cw_model_meta {
      * logit fitted on validation carts, and get P(accept) = sigmoid(rank_a
      * + rank_b x that score). rank_n == 0: off (validation did not show a
      * gain, or too little data). */
-    uint32_t rank_n, rank_pad;
+    uint32_t rank_n;
+    uint32_t n_recent; /* latest training baskets counted in item.recent */
     double rank_w[CW_MODEL_NRANK];
     double rank_a, rank_b;
 };

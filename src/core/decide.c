@@ -18,13 +18,20 @@
  *
  * The re-ranker (when the model has one) then orders the best rank_n of
  * those again, which is where a hit is won or lost, by a conditional logit
- * over features that say which of the shopper's past items comes back
- * (CW_MODEL_NRANK):
- *   0 the acceptance model's linear score       4 bought before (0/1)
- *   1 strongest single cart item's weight       5 orders with it (log)
- *   2 popularity                                6 item repeat rate
- *   3 price vs the cart's lines                 7 4 x 6
- * and its calibrated P(accept); the other candidates drop below them.
+ * over features that say which of the shopper's past items comes back,
+ * what sells now and how the whole cart backs a candidate (CW_MODEL_NRANK):
+ *   0 the acceptance model's linear score       8 trend: recent share over
+ *   1 strongest single cart item's weight         all-time share (log)
+ *   2 popularity                                9 recent share (log)
+ *   3 price vs the cart's lines                10 confidence: baskets with it
+ *   4 bought before (0/1)                         and its strongest cart item
+ *   5 orders with it (log)                        / baskets with that item
+ *   6 item repeat rate                         11 item-model score per known
+ *   7 4 x 6                                       cart item
+ *                                              12 the shopper's history weight
+ *                                              13 0 x log(1 + known cart items)
+ * and its calibrated P(accept); the other candidates drop below them. None
+ * reads the order of the cart's lines.
  */
 #include <math.h>
 #include <stdio.h>
@@ -62,13 +69,17 @@ struct cw_scratch {
     uint32_t *touched;
     size_t nt;
     struct cw__cand *cand;
-    float *fpop;     /* per item: feature 3, computed once per scratch */
+    float *fpop;   /* per item: feature 3, computed once per scratch */
+    float *ftrend; /* per item: cw__rank_raw's trend and recent */
+    float *frecent;
     float *lprice;   /* per item: log(price + 1) */
     float *lmargin;  /* per item: log(max(margin x (1 - return rate), 1)) */
     uint32_t *group; /* per item: its group, or UINT32_MAX when it can never
                         be offered (not trained on, inactive, sold out) */
     double *zitem;   /* per item: the part of z that depends on it alone */
     float lavg;      /* this request: log(mean cart line price + 1) */
+    uint32_t ncart;  /* this request: known cart items */
+    float lncart;    /* this request: log(1 + ncart) */
     int has_cart;    /* this request: some cart item is known */
 };
 
@@ -102,6 +113,8 @@ struct cw_scratch *cw_scratch_new(const struct cw_model *m)
     s->touched = cw_malloc(n * sizeof(*s->touched));
     s->cand = cw_malloc(n * sizeof(*s->cand));
     s->fpop = cw_malloc(n * sizeof(*s->fpop));
+    s->ftrend = cw_malloc(n * sizeof(*s->ftrend));
+    s->frecent = cw_malloc(n * sizeof(*s->frecent));
     s->lprice = cw_malloc(n * sizeof(*s->lprice));
     s->lmargin = cw_malloc(n * sizeof(*s->lmargin));
     s->group = cw_malloc(n * sizeof(*s->group));
@@ -109,10 +122,21 @@ struct cw_scratch *cw_scratch_new(const struct cw_model *m)
     const double *w = m->meta.feat_w;
     /* the item-only parts of the features, so a request computes no log */
     double lpop = log1p((double)m->meta.n_baskets);
+    double nb = (double)m->meta.n_baskets, nr = (double)m->meta.n_recent;
     for (uint32_t i = 0; i < m->n_items; i++) {
         s->fpop[i] =
             lpop > 0 ? (float)(log1p((double)m->items[i].pop) / lpop) : 0;
         s->lprice[i] = (float)log((double)m->items[i].price + 1.0);
+        /* recent share over all-time share, both smoothed by one basket's
+         * worth of the all-time share */
+        double all = nb > 0 ? ((double)m->items[i].pop + 1) / (nb + 1) : 0;
+        s->ftrend[i] = nr > 0 && all > 0
+                           ? (float)log(((double)m->items[i].recent + all * 5) /
+                                        (nr * all + all * 5))
+                           : 0;
+        s->frecent[i] =
+            nr > 0 ? (float)log(((double)m->items[i].recent + 1) / (nr + 1))
+                   : 0;
         const struct cw_item *it = &m->items[i];
         s->lmargin[i] = (float)log(
             fmax((double)it->margin * (1 - (double)it->return_rate), 1));
@@ -141,6 +165,8 @@ void cw_scratch_free(struct cw_scratch *s)
     cw_free(s->touched);
     cw_free(s->cand);
     cw_free(s->fpop);
+    cw_free(s->ftrend);
+    cw_free(s->frecent);
     cw_free(s->lprice);
     cw_free(s->lmargin);
     cw_free(s->group);
@@ -316,6 +342,8 @@ int cw__decide_candidates(const struct cw_model *m, struct cw_scratch *s,
      * that no cart item of that category lists as a neighbour) are out */
     s->lavg = nc ? (float)log(avg_price + 1.0) : 0;
     s->has_cart = nc > 0;
+    s->ncart = (uint32_t)nc;
+    s->lncart = (float)log1p((double)nc);
     const double *w = m->meta.feat_w;
     size_t n = 0;
     for (size_t t = 0; t < s->nt; t++) {
@@ -351,23 +379,39 @@ void cw__cand_features(const struct cw_model *m, const struct cw_scratch *s,
     f[5] = m->items[item].return_rate;
 }
 
-float cw__cand_hist_n(const struct cw_scratch *s, uint32_t item)
+void cw__cand_rank_raw(const struct cw_model *m, const struct cw_scratch *s,
+                       uint32_t item, struct cw__rank_raw *r)
 {
-    return s->ahn[item];
+    float nc = (float)s->ncart;
+    r->hn = s->ahn[item];
+    r->rep = m->items[item].repeat_rate;
+    r->trend = s->ftrend[item];
+    r->recent = s->frecent[item];
+    r->conf = s->amx[item] > 0 && m->items[s->aev[item]].pop
+                  ? (float)s->aevco[item] / (float)m->items[s->aev[item]].pop
+                  : 0;
+    r->mean = nc > 0 ? s->as[item] / nc : 0;
+    r->lncart = s->lncart;
 }
 
-void cw__rank_features(const float f[CW_MODEL_NFEAT], double z1, float hn,
-                       float rep, float out[CW_MODEL_NRANK])
+void cw__rank_features(const float f[CW_MODEL_NFEAT], double z1,
+                       const struct cw__rank_raw *x, float out[CW_MODEL_NRANK])
 {
-    float has = hn > 0 ? 1.0f : 0.0f;
+    float has = x->hn > 0 ? 1.0f : 0.0f;
     out[0] = (float)z1;
     out[1] = f[1];
     out[2] = f[3];
     out[3] = f[4];
     out[4] = has;
-    out[5] = (float)log1p((double)hn);
-    out[6] = rep;
-    out[7] = has * rep;
+    out[5] = (float)log1p((double)x->hn);
+    out[6] = x->rep;
+    out[7] = has * x->rep;
+    out[8] = x->trend;
+    out[9] = x->recent;
+    out[10] = x->conf;
+    out[11] = x->mean;
+    out[12] = f[2];
+    out[13] = (float)z1 * x->lncart;
 }
 
 /* a ranks before b: the higher z, on a tie the lower item */
@@ -418,9 +462,10 @@ static int rerank(const struct cw_model *m, const struct cw_scratch *s,
     for (int x = 0; x < nt; x++) {
         uint32_t it = c[top[x]].item;
         float f[CW_MODEL_NFEAT], r[CW_MODEL_NRANK];
+        struct cw__rank_raw raw;
         cw__cand_features(m, s, it, f);
-        cw__rank_features(f, c[top[x]].z, s->ahn[it], m->items[it].repeat_rate,
-                          r);
+        cw__cand_rank_raw(m, s, it, &raw);
+        cw__rank_features(f, c[top[x]].z, &raw, r);
         double sc = 0;
         for (int d = 0; d < CW_MODEL_NRANK; d++)
             sc += mt->rank_w[d] * r[d];

@@ -33,7 +33,9 @@
 #define HIST_DECAY 0.9 /* weight of a basket one order older */
 #define POPULAR_MAX 200
 #define VAL_CASES_MAX 5000
+#define VAL_FOLDS 4       /* validation folds the re-ranker learns from */
 #define RETURN_PRIOR 10.0 /* units of evidence before a return rate counts */
+#define RECENT_DIV 20     /* the latest 1/20 of training baskets: the trend */
 
 void cw_train_params_default(struct cw_train_params *p)
 {
@@ -229,6 +231,46 @@ static int ease_weights(double *g, size_t nd, double lambda, int use_blas)
     }
     cw_free(inv_d);
     return 0;
+}
+
+/* (train_int.h) */
+/* FNV-1a over the basket id, a NUL and the sku: a draw per (basket,
+ * item) that does not depend on where the item's line is. */
+static uint32_t basket_item_hash(const char *basket, const char *sku)
+{
+    uint32_t h = cw_fnv1a32(basket, strlen(basket));
+    h *= 0x01000193u; /* the NUL between them */
+    for (const unsigned char *p = (const unsigned char *)sku; *p; p++) {
+        h ^= *p;
+        h *= 0x01000193u;
+    }
+    return h;
+}
+
+/* Draw (h, sku) of item a comes before b's. */
+static int draw_before(uint32_t ha, const char *a, uint32_t hb, const char *b)
+{
+    return ha < hb || (ha == hb && strcmp(a, b) < 0);
+}
+
+size_t cw__val_hidden(const char *basket, const struct cw_cart_line *items,
+                      size_t n, int j)
+{
+    size_t b0 = 0, b1 = 0; /* the smallest and second smallest draw */
+    uint32_t h0 = 0, h1 = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t h = basket_item_hash(basket, items[i].sku);
+        if (i == 0 || draw_before(h, items[i].sku, h0, items[b0].sku)) {
+            b1 = b0;
+            h1 = h0;
+            b0 = i;
+            h0 = h;
+        } else if (i == 1 || draw_before(h, items[i].sku, h1, items[b1].sku)) {
+            b1 = i;
+            h1 = h;
+        }
+    }
+    return j > 0 && n > 1 ? b1 : b0;
 }
 
 /* Validation cases in dense positions: cart then hidden (mode last). */
@@ -485,6 +527,13 @@ static int build(struct cw_model *out, const struct cw_train_input *in,
         cw_intern_release(&idx);
     }
 
+    /* the trend: how many of the latest training baskets have each item */
+    uint32_t n_recent = (uint32_t)(bk.n / RECENT_DIV);
+    uint32_t *recent = cw_calloc(n + 1, sizeof(*recent));
+    for (size_t k = bk.n - n_recent; k < bk.n; k++)
+        for (size_t y = bk.off[k]; y < bk.off[k + 1]; y++)
+            recent[bk.item[y]]++;
+
     /* groups and categories */
     struct cw_intern groups, cats;
     cw_intern_init(&groups);
@@ -495,6 +544,7 @@ static int build(struct cw_model *out, const struct cw_train_input *in,
         struct cw_item *it = &items[i];
         pop[i] = (uint32_t)(bk.ioff[i + 1] - bk.ioff[i]);
         it->pop = pop[i];
+        it->recent = recent[i];
         item_sku[i] = strtab_add(&str, u.sku[i]);
         const char *g = pr && pr->group && *pr->group ? pr->group : u.sku[i];
         it->group = cw_intern_add(&groups, g, strlen(g), NULL);
@@ -541,6 +591,7 @@ static int build(struct cw_model *out, const struct cw_train_input *in,
     cw_free(cost);
     cw_free(sold);
     cw_free(returned);
+    cw_free(recent);
 
     uint32_t n_groups = (uint32_t)groups.n, n_cats = (uint32_t)cats.n;
     if (!n_groups) {
@@ -742,6 +793,7 @@ static int build(struct cw_model *out, const struct cw_train_input *in,
         mp.meta.profit_gamma = st->gamma;
         mp.meta.relevance_floor = st->floor;
         mp.meta.rank_n = st->rank_n;
+        mp.meta.n_recent = n_recent;
         memcpy(mp.meta.rank_w, st->rank_w, sizeof(st->rank_w));
         mp.meta.rank_a = st->rank_a;
         mp.meta.rank_b = st->rank_b;
@@ -864,7 +916,7 @@ static double tune_lambda(const struct cw_train_input *in,
 struct vset {
     size_t n, cap;
     float (*f)[CW_MODEL_NFEAT];
-    float *hn, *rep; /* the shopper's orders with it; its repeat rate */
+    struct cw__rank_raw *raw; /* what the re-ranker reads besides f */
     uint32_t *item;
     uint8_t *y;
     double *margin; /* unit margin of the candidate (major-unit scale) */
@@ -877,8 +929,7 @@ struct vset {
 static void vset_release(struct vset *v)
 {
     cw_free(v->f);
-    cw_free(v->hn);
-    cw_free(v->rep);
+    cw_free(v->raw);
     cw_free(v->item);
     cw_free(v->y);
     cw_free(v->margin);
@@ -901,8 +952,7 @@ static void add_case(struct vset *v, const struct cw_model *sub,
         if (v->n == v->cap) {
             size_t cap = v->cap;
             CW_GROW(v->f, cap, v->n + 1);
-            v->hn = cw_realloc(v->hn, cap * sizeof(*v->hn));
-            v->rep = cw_realloc(v->rep, cap * sizeof(*v->rep));
+            v->raw = cw_realloc(v->raw, cap * sizeof(*v->raw));
             v->item = cw_realloc(v->item, cap * sizeof(*v->item));
             v->y = cw_realloc(v->y, cap * sizeof(*v->y));
             v->margin = cw_realloc(v->margin, cap * sizeof(*v->margin));
@@ -910,8 +960,7 @@ static void add_case(struct vset *v, const struct cw_model *sub,
         }
         uint32_t it = c[x].item;
         cw__cand_features(sub, s, it, v->f[v->n]);
-        v->hn[v->n] = cw__cand_hist_n(s, it);
-        v->rep[v->n] = sub->items[it].repeat_rate;
+        cw__cand_rank_raw(sub, s, it, &v->raw[v->n]);
         v->item[v->n] = it;
         v->y[v->n] = it == hidden;
         v->margin[v->n] = (double)sub->items[it].margin;
@@ -921,9 +970,12 @@ static void add_case(struct vset *v, const struct cw_model *sub,
     v->start[v->n_cases] = v->n;
 }
 
-/* Runs the training baskets [from, to) through sub's candidate scoring. */
+/* Runs the training baskets [from, to) through sub's candidate scoring,
+ * hiding in each the item the benchmark hides (last: its last line) or, for
+ * what is fitted (free), CW_VAL_HIDE items chosen by cw__val_hidden. */
 static void collect(struct vset *v, const struct cw_model *sub,
-                    const struct cw_train_input *in, size_t from, size_t to)
+                    const struct cw_train_input *in, size_t from, size_t to,
+                    int free)
 {
     const struct cw_dataset *ds = in->ds;
     struct cw_scratch *s = cw_scratch_new(sub);
@@ -948,20 +1000,28 @@ static void collect(struct vset *v, const struct cw_model *sub,
         }
         if (nl < 2)
             continue;
-        /* the last item is hidden, as a shopper's next add is the one
-         * that comes last (and as the benchmark's mode last does) */
-        hidden = cw_model_find_sku(sub, cart[nl - 1].sku);
         int32_t cu = ds->b_cust[b];
-        struct cw_decide_req req = {cart,
-                                    nl - 1,
-                                    cu >= 0 ? ds->customers.keys[cu] : NULL,
-                                    CW_PLACE_CART,
-                                    CW_DECIDE_MAX,
-                                    CW_DECIDE_FILL};
-        struct cw__cand *c;
-        int nc = cw__decide_candidates(sub, s, &req, dec, &c, NULL);
-        if (nc >= 0)
-            add_case(v, sub, s, c, nc, (uint32_t)hidden);
+        const char *key = ds->baskets.keys[b];
+        int nh = free && nl > 2 ? CW_VAL_HIDE : 1;
+        for (int j = 0; j < nh && v->n_cases < VAL_CASES_MAX; j++) {
+            size_t h = free ? cw__val_hidden(key, cart, nl, j) : nl - 1;
+            struct cw_cart_line t = cart[h];
+            cart[h] = cart[nl - 1];
+            cart[nl - 1] = t;
+            hidden = cw_model_find_sku(sub, t.sku);
+            struct cw_decide_req req = {cart,
+                                        nl - 1,
+                                        cu >= 0 ? ds->customers.keys[cu] : NULL,
+                                        CW_PLACE_CART,
+                                        CW_DECIDE_MAX,
+                                        CW_DECIDE_FILL};
+            struct cw__cand *c;
+            int nc = cw__decide_candidates(sub, s, &req, dec, &c, NULL);
+            if (nc >= 0)
+                add_case(v, sub, s, c, nc, (uint32_t)hidden);
+            cart[nl - 1] = cart[h]; /* back in place */
+            cart[h] = t;
+        }
     }
     cw_free(dec);
     cw_free(cart);
@@ -1004,7 +1064,7 @@ static void rank_case(const struct vset *v, size_t k, const double *z1,
     for (int x = 0; x < nt; x++) {
         size_t i = a + (size_t)top[x];
         float r[CW_MODEL_NRANK];
-        cw__rank_features(v->f[i], z1[i], v->hn[i], v->rep[i], r);
+        cw__rank_features(v->f[i], z1[i], &v->raw[i], r);
         double sc = 0;
         for (int d = 0; d < CW_MODEL_NRANK; d++)
             sc += st->rank_w[d] * r[d];
@@ -1094,7 +1154,8 @@ void cw__fit_platt(const double *x, const uint8_t *y, size_t n, double *pa,
  * margin^gamma, p = sigmoid(z) (floor: only candidates with p >= floor *
  * best p may be promoted by margin). */
 static void score_gamma(const struct vset *v, const double *z, double gamma,
-                        double floor, double *hr, double *mc, double *per_case)
+                        double floor, double *hr, double *mc, double *per_case,
+                        double *hit_case)
 {
     double hits = 0, cap = 0, tot = 0;
     for (size_t k = 0; k < v->n_cases; k++) {
@@ -1131,6 +1192,8 @@ static void score_gamma(const struct vset *v, const double *z, double gamma,
         tot += m;
         if (per_case)
             per_case[k] = hit ? m : 0;
+        if (hit_case)
+            hit_case[k] = hit;
     }
     *hr = v->n_cases ? hits / (double)v->n_cases : 0;
     *mc = tot > 0 ? cap / tot : 0;
@@ -1144,31 +1207,39 @@ static void score_gamma(const struct vset *v, const double *z, double gamma,
  * engine into trading them away. */
 #define HR_KEEP 0.97
 #define GAIN_Z 2.0
+
+/* (train_int.h) */
+double cw__paired_z(const double *a, const double *b, size_t n)
+{
+    double sum = 0, sq = 0;
+    for (size_t k = 0; k < n; k++) {
+        double d = a[k] - b[k];
+        sum += d;
+        sq += d * d;
+    }
+    if (!n)
+        return 0;
+    double mean = sum / (double)n, var = sq / (double)n - mean * mean;
+    return var > 0 ? mean / sqrt(var / (double)n) : 0;
+}
 static void tune_selection(const struct vset *v, struct settings *st)
 {
-    static const double gammas[] = {0.1, 0.2, 0.3, 0.5, 0.75, 1.0};
-    static const double floors[] = {0.25, 0.5, 0.75};
+    static const double gammas[] = {0.03, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0};
+    static const double floors[] = {0.25, 0.5, 0.75, 0.9};
     size_t n = v->n_cases;
     double *base = cw_malloc((n + 1) * sizeof(*base));
     double *cur = cw_malloc((n + 1) * sizeof(*cur));
     double *z = cw_malloc((v->n + 1) * sizeof(*z));
     final_z(v, st, z);
     double hr0, mc0;
-    score_gamma(v, z, 0, 0, &hr0, &mc0, base);
+    score_gamma(v, z, 0, 0, &hr0, &mc0, base, NULL);
     double best = mc0;
     st->gamma = 0;
     for (size_t g = 0; g < sizeof(gammas) / sizeof(*gammas); g++) {
         for (size_t f = 0; f < sizeof(floors) / sizeof(*floors); f++) {
-            double hr, mc, sum = 0, sq = 0;
-            score_gamma(v, z, gammas[g], floors[f], &hr, &mc, cur);
-            for (size_t k = 0; k < n; k++) {
-                double d = cur[k] - base[k];
-                sum += d;
-                sq += d * d;
-            }
-            double mean = sum / (double)n;
-            double var = sq / (double)n - mean * mean;
-            double zs = var > 0 ? mean / sqrt(var / (double)n) : 0;
+            double hr, mc;
+            score_gamma(v, z, gammas[g], floors[f], &hr, &mc, cur, NULL);
+            double zs = cw__paired_z(cur, base, n);
             if (hr >= HR_KEEP * hr0 && zs > GAIN_Z && mc > best) {
                 best = mc;
                 st->gamma = gammas[g];
@@ -1182,28 +1253,31 @@ static void tune_selection(const struct vset *v, struct settings *st)
 }
 
 /* The acceptance model: the weight of the shopper's own history against
- * the item model is chosen by validation hit rate, then Platt scaling turns
- * the blended score into a probability. (A full coordinate search over
- * every feature was tried: it fitted the validation split's noise and lost
- * hits on the test split.) */
-static void fit_acceptance(const struct vset *v, struct settings *st)
+ * the item model is chosen by hit rate on the benchmark's validation cases
+ * (vlast), then Platt scaling, fitted on the order-free cases (vfree),
+ * turns the blended score into a probability. (A full coordinate search
+ * over every feature was tried: it fitted the validation split's noise and
+ * lost hits on the test split.) */
+static void fit_acceptance(const struct vset *vlast, const struct vset *vfree,
+                           struct settings *st)
 {
     static const double betas[] = {0, 0.03, 0.1, 0.3, 1, 3, 10};
     double best_hr = -1, best_beta = 0;
-    double *z = cw_malloc((v->n + 1) * sizeof(*z));
+    size_t nz = vlast->n > vfree->n ? vlast->n : vfree->n;
+    double *z = cw_malloc((nz + 1) * sizeof(*z));
     for (size_t i = 0; i < sizeof(betas) / sizeof(*betas); i++) {
         double w[CW_MODEL_NFEAT + 1] = {0, 1, 0, betas[i]};
         double hr, mc;
-        stage1_z(v, w, z);
-        score_gamma(v, z, 0, 0, &hr, &mc, NULL);
+        stage1_z(vlast, w, z);
+        score_gamma(vlast, z, 0, 0, &hr, &mc, NULL, NULL);
         if (hr > best_hr + 1e-9) {
             best_hr = hr;
             best_beta = betas[i];
         }
     }
     double w[CW_MODEL_NFEAT + 1] = {0, 1, 0, best_beta}, a, b;
-    stage1_z(v, w, z);
-    cw__fit_platt(z, v->y, v->n, &a, &b);
+    stage1_z(vfree, w, z);
+    cw__fit_platt(z, vfree->y, vfree->n, &a, &b);
     cw_free(z);
     memset(st->feat_w, 0, sizeof(st->feat_w));
     st->feat_w[0] = a;
@@ -1216,6 +1290,7 @@ static void fit_acceptance(const struct vset *v, struct settings *st)
 #define RANK_N 20    /* candidates re-ranked per decision */
 #define RANK_L2 10.0 /* ridge on the standardized weights */
 #define RANK_MIN_POS 20
+#define GATE_Z 1.0
 
 /* The top rows of validation cases: re-ranker features, label, case. */
 struct rrows {
@@ -1266,7 +1341,7 @@ static void rrows_add(struct rrows *t, const struct vset *v,
                 t->y = cw_realloc(t->y, cap * sizeof(*t->y));
                 t->cap = cap;
             }
-            cw__rank_features(v->f[i], z[i], v->hn[i], v->rep[i], t->r[t->n]);
+            cw__rank_features(v->f[i], z[i], &v->raw[i], t->r[t->n]);
             t->y[t->n++] = v->y[i];
         }
         CW_GROW(t->start, t->scap, t->n_cases + 2);
@@ -1442,54 +1517,84 @@ static int rrows_fit(const struct rrows *t, double w[CW_MODEL_NRANK])
                           t->n_cases, RANK_L2, w);
 }
 
-/* The re-ranker, fitted on two validation folds (a: carts after the first
- * 80% of the training orders, scored by a model of those; b: after 90%),
- * and kept only if, fitted on fold a alone, it ranks fold b's carts better
- * than the acceptance model does: a re-ranker is a dozen weights learned
- * from a thousand-odd carts, and it has to earn its place on carts it has
- * not seen. Then fitted on both folds and calibrated (Platt) on them. */
-static void fit_reranker(const struct vset *va, const struct vset *vb,
+/* The re-ranker: a conditional logit fitted on the order-free cases of
+ * the validation folds (fold f: the carts after the first (9 - f) / 10 of
+ * the training orders, scored by a model of those), and kept only if,
+ * fitted on the older folds alone (their top rows in ta, every case's in
+ * tc), it ranks the benchmark's cases of the latest fold (vlast) better
+ * than the acceptance model does by more than a standard error (paired
+ * over the cases: GATE_Z): a re-ranker is a dozen weights learned from a
+ * few thousand carts, and it has to earn its place on carts it has not
+ * seen. (With a bare "better", Groceries once took a re-ranker that cost
+ * it a sixth of its hits on the test split.) Then fitted on every fold (v0: the
+ * latest one's order-free cases) and calibrated (Platt) on them. */
+static void fit_reranker(struct rrows *ta, struct rrows *tc,
+                         const struct vset *v0, const struct vset *vlast,
                          struct settings *st)
 {
-    struct rrows ta = {0};
-    rrows_add(&ta, va, st, 0);
     double w[CW_MODEL_NRANK];
-    if (rrows_fit(&ta, w)) {
-        rrows_release(&ta);
+    if (rrows_fit(ta, w))
         return;
-    }
-    double *z = cw_malloc((vb->n + 1) * sizeof(*z));
+    double *z = cw_malloc((vlast->n + 1) * sizeof(*z));
+    double *h1 = cw_malloc((vlast->n_cases + 1) * sizeof(*h1));
+    double *h2 = cw_malloc((vlast->n_cases + 1) * sizeof(*h2));
     double hr1, hr2, mc;
-    stage1_z(vb, st->feat_w, z);
-    score_gamma(vb, z, 0, 0, &hr1, &mc, NULL);
+    stage1_z(vlast, st->feat_w, z);
+    score_gamma(vlast, z, 0, 0, &hr1, &mc, NULL, h1);
     struct settings trial = *st;
     trial.rank_n = RANK_N;
     memcpy(trial.rank_w, w, sizeof(w));
     trial.rank_a = 0;
     trial.rank_b = 1;
-    final_z(vb, &trial, z);
-    score_gamma(vb, z, 0, 0, &hr2, &mc, NULL);
+    final_z(vlast, &trial, z);
+    score_gamma(vlast, z, 0, 0, &hr2, &mc, NULL, h2);
+    double zs = cw__paired_z(h2, h1, vlast->n_cases);
     cw_free(z);
-    if (hr2 > hr1) {
-        rrows_add(&ta, vb, st, 0); /* both folds */
-        if (!rrows_fit(&ta, w)) {
-            struct rrows tc = {0};
-            rrows_add(&tc, va, st, 1);
-            rrows_add(&tc, vb, st, 1);
-            double *x = cw_malloc((tc.n + 1) * sizeof(*x));
-            for (size_t i = 0; i < tc.n; i++) {
-                x[i] = 0;
-                for (int d = 0; d < CW_MODEL_NRANK; d++)
-                    x[i] += w[d] * tc.r[i][d];
-            }
-            st->rank_n = RANK_N;
-            memcpy(st->rank_w, w, sizeof(w));
-            cw__fit_platt(x, tc.y, tc.n, &st->rank_a, &st->rank_b);
-            cw_free(x);
-            rrows_release(&tc);
-        }
+    cw_free(h1);
+    cw_free(h2);
+    if (!(zs > GATE_Z))
+        return;
+    rrows_add(ta, v0, st, 0); /* every fold */
+    rrows_add(tc, v0, st, 1);
+    if (rrows_fit(ta, w))
+        return;
+    double *x = cw_malloc((tc->n + 1) * sizeof(*x));
+    for (size_t i = 0; i < tc->n; i++) {
+        x[i] = 0;
+        for (int d = 0; d < CW_MODEL_NRANK; d++)
+            x[i] += w[d] * tc->r[i][d];
     }
-    rrows_release(&ta);
+    st->rank_n = RANK_N;
+    memcpy(st->rank_w, w, sizeof(w));
+    cw__fit_platt(x, tc->y, tc->n, &st->rank_a, &st->rank_b);
+    cw_free(x);
+}
+
+/* The validation fold f's cases (see fit_reranker): order-free ones into
+ * vfree, the benchmark's into vlast when it is given. */
+static int fold_cases(struct vset *vfree, struct vset *vlast,
+                      const struct cw_train_input *in,
+                      const struct cw_train_params *p,
+                      const struct settings *st, int f, struct cw_buf *err)
+{
+    size_t nb = in->n_baskets, from = nb * (size_t)(9 - f) / 10,
+           to = nb * (size_t)(10 - f) / 10;
+    memset(vfree, 0, sizeof(*vfree));
+    if (vlast)
+        memset(vlast, 0, sizeof(*vlast));
+    if (from < 10 || to - from < 10)
+        return 1;
+    struct cw_train_input sub_in = *in;
+    sub_in.n_baskets = from;
+    struct cw_model sub;
+    int rc = build(&sub, &sub_in, p, st, err);
+    if (rc)
+        return rc;
+    collect(vfree, &sub, in, from, to, 1);
+    if (vlast)
+        collect(vlast, &sub, in, from, to, 0);
+    cw_model_release(&sub);
+    return 0;
 }
 
 int cw_train(struct cw_model *out, const struct cw_train_input *in,
@@ -1506,37 +1611,40 @@ int cw_train(struct cw_model *out, const struct cw_train_input *in,
     memcpy(st.feat_w, default_w, sizeof(default_w));
     st.floor = 0.25;
     st.lambda = p->ease_lambda > 0 ? p->ease_lambda : 100;
-    size_t split = in->n_baskets * 9 / 10, split_a = in->n_baskets * 8 / 10;
-    if (p->tune && split >= 10 && in->n_baskets - split >= 10) {
+    size_t nb = in->n_baskets, split = nb * 9 / 10;
+    if (p->tune && split >= 10 && nb - split >= 10) {
         if (p->ease_lambda <= 0)
             st.lambda = tune_lambda(in, p, split);
-        struct cw_train_input sub_in = *in;
-        sub_in.n_baskets = split;
-        struct cw_model sub;
-        int rc = build(&sub, &sub_in, p, &st, err);
-        if (rc)
+        /* the latest validation fold, order-free and as the benchmark
+         * hides; the older folds only teach the re-ranker, and only their
+         * top rows are kept */
+        struct vset v0, vlast;
+        int rc = fold_cases(&v0, &vlast, in, p, &st, 0, err);
+        if (rc < 0)
             return rc;
-        struct vset vb;
-        collect(&vb, &sub, in, split, in->n_baskets);
-        cw_model_release(&sub);
-        if (positives(&vb) >= 20) {
-            fit_acceptance(&vb, &st);
-            if (split_a >= 10 && split - split_a >= 10) {
-                sub_in.n_baskets = split_a;
-                rc = build(&sub, &sub_in, p, &st, err);
-                if (rc) {
-                    vset_release(&vb);
-                    return rc;
+        if (!rc && positives(&vlast) >= 20 && positives(&v0) >= 20) {
+            fit_acceptance(&vlast, &v0, &st);
+            struct rrows ta = {0}, tc = {0};
+            for (int f = 1; f < VAL_FOLDS && !rc; f++) {
+                struct vset v;
+                rc = fold_cases(&v, NULL, in, p, &st, f, err);
+                if (!rc) {
+                    rrows_add(&ta, &v, &st, 0);
+                    rrows_add(&tc, &v, &st, 1);
                 }
-                struct vset va;
-                collect(&va, &sub, in, split_a, split);
-                cw_model_release(&sub);
-                fit_reranker(&va, &vb, &st);
-                vset_release(&va);
+                vset_release(&v);
             }
-            tune_selection(&vb, &st);
+            if (rc >= 0 && ta.n_cases)
+                fit_reranker(&ta, &tc, &v0, &vlast, &st);
+            rrows_release(&ta);
+            rrows_release(&tc);
+            if (rc >= 0)
+                tune_selection(&vlast, &st);
         }
-        vset_release(&vb);
+        vset_release(&v0);
+        vset_release(&vlast);
+        if (rc < 0)
+            return rc;
     }
     return build(out, in, p, &st, err);
 }

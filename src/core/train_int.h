@@ -29,8 +29,21 @@ int cw__decide_candidates(const struct cw_model *m, struct cw_scratch *s,
 void cw__cand_features(const struct cw_model *m, const struct cw_scratch *s,
                        uint32_t item, float f[CW_MODEL_NFEAT]);
 
-/* The shopper's orders with item, for the last request decided with s. */
-float cw__cand_hist_n(const struct cw_scratch *s, uint32_t item);
+/* What the re-ranker reads of a candidate besides its acceptance
+ * features, for the last request decided with s. */
+struct cw__rank_raw {
+    float hn;     /* the shopper's orders with it */
+    float rep;    /* its repeat rate */
+    float trend;  /* log of its share of the latest training baskets over
+                     its all-time share (smoothed) */
+    float recent; /* its share of the latest training baskets (log) */
+    float conf;   /* baskets with it and its strongest cart item / baskets
+                     with that item */
+    float mean;   /* item-model score / known cart items */
+    float lncart; /* log(1 + known cart items) */
+};
+void cw__cand_rank_raw(const struct cw_model *m, const struct cw_scratch *s,
+                       uint32_t item, struct cw__rank_raw *r);
 
 /* The re-ranker (decide.c): at most CW_RANK_MAX candidates are re-ranked;
  * the others drop CW_RANK_DEMOTE in linear score. */
@@ -38,14 +51,30 @@ float cw__cand_hist_n(const struct cw_scratch *s, uint32_t item);
 #define CW_RANK_DEMOTE 1000.0
 
 /* The re-ranker's features of a candidate from its acceptance features f,
- * its acceptance model's linear score z1, the shopper's orders with it (hn)
- * and its repeat rate. */
-void cw__rank_features(const float f[CW_MODEL_NFEAT], double z1, float hn,
-                       float rep, float out[CW_MODEL_NRANK]);
+ * its acceptance model's linear score z1 and what else it reads of it. */
+void cw__rank_features(const float f[CW_MODEL_NFEAT], double z1,
+                       const struct cw__rank_raw *x, float out[CW_MODEL_NRANK]);
 
 /* Indexes into c of its best min(top_n, CW_RANK_MAX) candidates by z
  * (ties: lower item first), best first, written to top; returns how many. */
 int cw__rank_select(const struct cw__cand *c, int n, unsigned top_n, int *top);
+
+/* Which of a validation basket's n distinct items (their lines, skus
+ * distinct) is hidden in its j-th case (j < CW_VAL_HIDE; distinct items
+ * when n >= 2): the one with the j-th smallest hash of (basket id, sku),
+ * so the choice is the same whatever the order of the basket's lines. A
+ * model fitted to guess the last line learns how the file lists a basket
+ * (a grocer's export sorted by aisle ends most baskets with shopping bags),
+ * which says nothing about what a shopper adds next. */
+#define CW_VAL_HIDE 2
+size_t cw__val_hidden(const char *basket, const struct cw_cart_line *items,
+                      size_t n, int j);
+
+/* The paired z-score of a over b (per-case values of two rankings of the
+ * same n cases): their mean difference over its standard error; 0 when
+ * they never differ. What the re-ranker's gate and the profit weight's
+ * choice ask of a gain on validation. */
+double cw__paired_z(const double *a, const double *b, size_t n);
 
 /* Fitting (train.c), exposed for tests. Platt scaling: P = sigmoid(a + b
  * x) fitted to labels y by Newton on the log loss. */

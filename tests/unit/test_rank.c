@@ -15,7 +15,9 @@
 
 #include <cmocka.h>
 
+#include "cartwise/cw_decide.h"
 #include "cartwise/cw_hash.h"
+#include "cartwise/cw_money.h"
 #include "core/train_int.h"
 #include "testutil.h"
 
@@ -118,8 +120,9 @@ static void test_rank_select_order_ties_cap(void **state)
 static void test_rank_features_layout(void **state)
 {
     const float f[CW_MODEL_NFEAT] = {0.5f, 0.25f, 0.1f, 0.7f, -1.0f, 0.02f};
+    struct cw__rank_raw x = {3, 0.4f, 0.8f, -2.0f, 0.3f, 0.125f, 1.5f};
     float r[CW_MODEL_NRANK];
-    cw__rank_features(f, -2.5, 3, 0.4f, r);
+    cw__rank_features(f, -2.5, &x, r);
     assert_float_equal(r[0], -2.5, 1e-6);
     assert_float_equal(r[1], 0.25, 1e-6); /* strongest cart item */
     assert_float_equal(r[2], 0.7, 1e-6);  /* popularity */
@@ -128,10 +131,184 @@ static void test_rank_features_layout(void **state)
     assert_float_equal(r[5], log(4.0), 1e-6);
     assert_float_equal(r[6], 0.4, 1e-6);
     assert_float_equal(r[7], 0.4, 1e-6);
-    cw__rank_features(f, 1, 0, 0.4f, r); /* never bought */
+    assert_float_equal(r[8], 0.8, 1e-6);    /* trend */
+    assert_float_equal(r[9], -2.0, 1e-6);   /* recent share */
+    assert_float_equal(r[10], 0.3, 1e-6);   /* confidence */
+    assert_float_equal(r[11], 0.125, 1e-6); /* score per cart item */
+    assert_float_equal(r[12], 0.1, 1e-6);   /* history weight */
+    assert_float_equal(r[13], -2.5 * 1.5, 1e-5);
+    x.hn = 0; /* never bought */
+    cw__rank_features(f, 1, &x, r);
     assert_float_equal(r[4], 0, 0);
     assert_float_equal(r[5], 0, 0);
     assert_float_equal(r[7], 0, 0);
+}
+
+/*
+ * 40 orders, one a second: A and B in every one, C in the first 30 (gone
+ * since), T in the last 2 only (the latest 5%: what sells now). Item model:
+ * co-occurrence (no EASE), so every pair that shares an order is listed.
+ */
+static void trend_dataset(struct cw_dataset *ds)
+{
+    cw_dataset_init(ds);
+    for (int i = 0; i < 40; i++) {
+        char b[16], ts[32];
+        snprintf(b, sizeof(b), "b%02d", i);
+        snprintf(ts, sizeof(ts), "2021-01-01 00:00:%02d", i);
+        const char *skus[] = {"A", "B", i < 30 ? "C" : NULL,
+                              i >= 38 ? "T" : NULL};
+        for (int s = 0; s < 4; s++)
+            if (skus[s])
+                assert_int_equal(
+                    cw_dataset_add(ds, b, "c1", ts, skus[s], 1, 1.0, NAN), 0);
+    }
+    cw_dataset_finish(ds);
+}
+
+static void test_trend_and_cart_evidence(void **state)
+{
+    struct cw_dataset ds;
+    trend_dataset(&ds);
+    struct cw_train_input in = tu_input(&ds);
+    struct cw_train_params p = tu_params_fixed(10);
+    p.ease_max_items = 0;
+    struct cw_model m;
+    tu_train(&m, &in, &p);
+    uint32_t A = tu_item(&m, "A"), C = tu_item(&m, "C"), T = tu_item(&m, "T"),
+             B = tu_item(&m, "B");
+    assert_int_equal(m.meta.n_recent, 2);
+    assert_int_equal(m.items[A].recent, 2);
+    assert_int_equal(m.items[C].recent, 0);
+    assert_int_equal(m.items[T].recent, 2);
+
+    struct cw_scratch *s = cw_scratch_new(&m);
+    struct cw_decision *d = cw_malloc(sizeof(*d));
+    struct cw_cart_line cart[2] = {{"A", 1, CW_MONEY_UNKNOWN},
+                                   {"C", 1, CW_MONEY_UNKNOWN}};
+    struct cw_decide_req req = {cart,          2, NULL,
+                                CW_PLACE_CART, 3, CW_DECIDE_FILL};
+    struct cw__cand *c;
+    assert_true(cw__decide_candidates(&m, s, &req, d, &c, NULL) > 0);
+    struct cw__rank_raw t, b;
+    cw__cand_rank_raw(&m, s, T, &t);
+    cw__cand_rank_raw(&m, s, B, &b);
+    /* T: all of its orders are among the latest; B: as many as ever */
+    double all_t = 3.0 / 41, all_b = 41.0 / 41;
+    assert_float_equal(t.trend, log((2 + 5 * all_t) / (2 * all_t + 5 * all_t)),
+                       1e-5);
+    assert_true(t.trend > 1);
+    assert_float_equal(b.trend, log((2 + 5 * all_b) / (7 * all_b)), 1e-5);
+    assert_float_equal(t.recent, log(3.0 / 3), 1e-6);
+    assert_float_equal(t.lncart, log(3.0), 1e-6);
+    /* T shares orders with A only: confidence from A, 2 of its 40 orders;
+     * B's from either cart item, 30 of C's orders have B, 40 of A's */
+    assert_float_equal(t.conf, 2.0 / 40, 1e-6);
+    assert_float_equal(b.conf, 1.0, 1e-6);
+    /* score per cart item: A's weight for T over 2 */
+    double w_at = 2 / (sqrt(40.0 * 2) + 10);
+    assert_float_equal(t.mean, w_at / 2, 1e-5);
+    cw_free(d);
+    cw_scratch_free(s);
+    cw_model_release(&m);
+    cw_dataset_release(&ds);
+}
+
+/* The decision reads no order of the cart's lines: every permutation of
+ * a cart gets the same add-ons, probabilities and evidence. */
+static void test_decision_ignores_line_order(void **state)
+{
+    struct cw_dataset ds;
+    tu_pairs_dataset(&ds, 300, 6);
+    struct cw_train_input in = tu_input(&ds);
+    struct cw_train_params p;
+    cw_train_params_default(&p);
+    p.now = 1700000000;
+    struct cw_model m;
+    tu_train(&m, &in, &p);
+    struct cw_scratch *s = cw_scratch_new(&m);
+    struct cw_decision *d0 = cw_malloc(sizeof(*d0)),
+                       *d1 = cw_malloc(sizeof(*d1));
+    const char *skus[4] = {"A1", "N3", "B2", "N7"};
+    struct cw_cart_line cart[4];
+    for (int x = 0; x < 4; x++)
+        cart[x] = (struct cw_cart_line){skus[x], 1, CW_MONEY_UNKNOWN};
+    struct cw_decide_req req = {cart,          4, "c4",
+                                CW_PLACE_CART, 3, CW_DECIDE_FILL};
+    assert_int_equal(cw_decide(&m, s, &req, d0, NULL), 0);
+    assert_int_equal(d0->n_addons, 3);
+    static const int perm[3][4] = {{3, 2, 1, 0}, {1, 3, 0, 2}, {2, 0, 3, 1}};
+    for (int q = 0; q < 3; q++) {
+        for (int x = 0; x < 4; x++)
+            cart[x] =
+                (struct cw_cart_line){skus[perm[q][x]], 1, CW_MONEY_UNKNOWN};
+        assert_int_equal(cw_decide(&m, s, &req, d1, NULL), 0);
+        assert_int_equal(d1->n_addons, d0->n_addons);
+        for (size_t a = 0; a < d0->n_addons; a++) {
+            assert_int_equal(d1->addons[a].item, d0->addons[a].item);
+            /* float sums in another order: equal but for rounding */
+            assert_float_equal(d1->addons[a].p_accept, d0->addons[a].p_accept,
+                               1e-6);
+            assert_int_equal(d1->addons[a].evidence_item,
+                             d0->addons[a].evidence_item);
+        }
+    }
+    cw_free(d0);
+    cw_free(d1);
+    cw_scratch_free(s);
+    cw_model_release(&m);
+    cw_dataset_release(&ds);
+}
+
+/* Two wins in four cases, no loss: mean 0.5, SD 0.5, SE 0.25, z 2; the
+ * same gain over twice the cases is surer; a loss is negative. */
+static void test_paired_z(void **state)
+{
+    const double b[8] = {0, 1, 0, 0, 0, 1, 0, 0};
+    const double a[8] = {1, 1, 0, 1, 1, 1, 0, 1};
+    assert_float_equal(cw__paired_z(a, b, 4), 2.0, 1e-12);
+    assert_float_equal(cw__paired_z(a, b, 8), 2.0 * sqrt(2.0), 1e-12);
+    assert_float_equal(cw__paired_z(b, a, 4), -2.0, 1e-12);
+    assert_float_equal(cw__paired_z(a, a, 8), 0, 0);
+    assert_float_equal(cw__paired_z(a, b, 0), 0, 0);
+}
+
+/* The hidden items of a validation basket: distinct, the same items
+ * whatever the order of its lines, spread over the items (not the last
+ * line's), fixed by the basket id. */
+static void test_val_hidden_order_free(void **state)
+{
+    enum { N = 5, B = 5000 };
+    const char *skus[N] = {"apple", "bread", "milk", "soda", "bags"};
+    static const int perm[3][N] = {
+        {4, 3, 2, 1, 0}, {2, 0, 4, 1, 3}, {1, 4, 0, 3, 2}};
+    size_t count[N] = {0};
+    for (int k = 0; k < B; k++) {
+        char id[16];
+        snprintf(id, sizeof(id), "%d", 500000 + k);
+        struct cw_cart_line l[N];
+        for (int x = 0; x < N; x++)
+            l[x] = (struct cw_cart_line){skus[x], 1, CW_MONEY_UNKNOWN};
+        size_t h0 = cw__val_hidden(id, l, N, 0),
+               h1 = cw__val_hidden(id, l, N, 1);
+        assert_true(h0 < N && h1 < N);
+        assert_true(h0 != h1);
+        count[h0]++;
+        for (int q = 0; q < 3 && k < 200; q++) {
+            struct cw_cart_line p[N];
+            for (int x = 0; x < N; x++)
+                p[x] = l[perm[q][x]];
+            assert_string_equal(p[cw__val_hidden(id, p, N, 0)].sku, skus[h0]);
+            assert_string_equal(p[cw__val_hidden(id, p, N, 1)].sku, skus[h1]);
+        }
+    }
+    for (int x = 0; x < N; x++)
+        assert_true(count[x] > B / N * 8 / 10 && count[x] < B / N * 12 / 10);
+    struct cw_cart_line two[2] = {{"a", 1, CW_MONEY_UNKNOWN},
+                                  {"b", 1, CW_MONEY_UNKNOWN}};
+    assert_true(cw__val_hidden("b", two, 2, 0) !=
+                cw__val_hidden("b", two, 2, 1));
+    assert_int_equal(cw__val_hidden("b", two, 1, 1), 0);
 }
 
 /*
@@ -231,6 +408,10 @@ int main(void)
         TU_TEST(test_clogit_recovers_weights),
         TU_TEST(test_rank_select_order_ties_cap),
         TU_TEST(test_rank_features_layout),
+        TU_TEST(test_trend_and_cart_evidence),
+        TU_TEST(test_val_hidden_order_free),
+        TU_TEST(test_paired_z),
+        TU_TEST(test_decision_ignores_line_order),
         TU_TEST(test_order_counts_and_repeat_rates),
         TU_TEST(test_oversized_reranker_refused),
     };
