@@ -115,6 +115,22 @@ run_unittest() {
     echo "$summary"
 }
 
+# free_port: a free TCP port on 127.0.0.1.
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wait_up PORT LOG: until the server on 127.0.0.1:PORT answers /livez (10 s),
+# else fails with the server's stderr (the file LOG).
+wait_up() {
+    local _
+    for _ in $(seq 100); do
+        curl -sf "http://127.0.0.1:$1/livez" >/dev/null && return 0
+        sleep 0.1
+    done
+    fail "server on port $1 not up: $(cat "$2" 2>/dev/null)"
+}
+
 pass() {
     echo "PASS: $(basename "$0")"
 }

@@ -50,14 +50,11 @@ assert_eq "$(sql "$db" "SELECT value FROM meta WHERE key = 'cors_key_origins'")"
     "https://b.example"
 
 # a server on this store refuses the revoked key and takes the others
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 "$CW_BIN" serve --db "$db" --port "$port" --bind 127.0.0.1 >"$T/serve.out" 2>"$T/serve.err" &
 srv=$!
 trap 'kill $srv 2>/dev/null || true; rm -rf "$T"' EXIT
-for _ in $(seq 100); do
-    curl -sf "http://127.0.0.1:$port/livez" >/dev/null && break
-    sleep 0.1
-done
+wait_up "$port" "$T/serve.err"
 status() { # KEY ORIGIN: the status of a decide call
     curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/v1/decide" \
         -H "Authorization: Bearer $1" -H 'Content-Type: application/json' \

@@ -27,15 +27,12 @@ d["info"]["title"] = "installed copy"
 json.dump(d, open(sys.argv[1], "w"))
 PY
 
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 (cd "$T" && exec "$bin" serve --db "$T/db" --port "$port" --bind 127.0.0.1 \
     >"$T/serve.out" 2>"$T/serve.err") &
 srv=$!
 trap 'kill $srv 2>/dev/null || true; rm -rf "$T"' EXIT
-for _ in $(seq 100); do
-    curl -sf "http://127.0.0.1:$port/livez" >/dev/null && break
-    sleep 0.1
-done
+wait_up "$port" "$T/serve.err"
 widget=$(curl -sf "http://127.0.0.1:$port/widget/cartwise.js") ||
     fail "GET /widget/cartwise.js from the installed binary"
 assert_contains "$widget" "/* installed copy */" "served widget"

@@ -82,16 +82,11 @@ expect_exit 0 cw keys create --kind secret --db "$url"
 sk=$(tail -n 1 "$T/out")
 
 # ---- serve: a decide and an event over HTTP ----------------------------------
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 "$CW_BIN" serve --db "$url" --port "$port" --bind 127.0.0.1 \
     >"$T/serve.out" 2>"$T/serve.err" &
 srv=$!
-for _ in $(seq 100); do
-    curl -sf "http://127.0.0.1:$port/livez" >/dev/null && break
-    sleep 0.1
-done
-curl -sf "http://127.0.0.1:$port/livez" >/dev/null ||
-    fail "server not up: $(cat "$T/serve.err")"
+wait_up "$port" "$T/serve.err"
 
 sku=$(psql1 "$url" "SELECT sku FROM order_lines GROUP BY sku ORDER BY count(*) DESC, sku LIMIT 1")
 OUT=$(curl -s -w '\n%{http_code}' "http://127.0.0.1:$port/v1/decide" \
@@ -128,16 +123,11 @@ assert_eq "$(json 'd["orders"]')" "$(sql "$T/ref.db" "SELECT count(*) FROM order
 # than daily_budget, and both offer while it lasts.
 start_node() {
     local p
-    p=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    p=$(free_port)
     "$CW_BIN" serve --db "$url" --port "$p" --bind 127.0.0.1 --key-rate 0 --ip-rate 0 \
         >>"$T/serve.out" 2>>"$T/serve-$1.err" &
     nodes+=("$!")
-    for _ in $(seq 100); do
-        curl -sf "http://127.0.0.1:$p/livez" >/dev/null && break
-        sleep 0.1
-    done
-    curl -sf "http://127.0.0.1:$p/livez" >/dev/null ||
-        fail "node $1 not up: $(cat "$T/serve-$1.err")"
+    wait_up "$p" "$T/serve-$1.err"
     ports+=("$p")
 }
 # stop_nodes: SIGTERM, and each must exit 0
