@@ -5,7 +5,10 @@
  * backend (embedded default, a file path) and PostgreSQL (a postgres://
  * URL, store_pg.c) fill in the table with the same semantics. The schema comes
  * from numbered migrations applied at open. Writes between begin and commit are
- * one transaction; rollback leaves nothing behind.
+ * one transaction; rollback leaves nothing behind. A write that fails inside
+ * a transaction fails the transaction: the caller's next call is rollback
+ * (SQLite would let it go on, PostgreSQL would not; a commit after a failed
+ * write is refused by both).
  *
  * put_* return 1 when the record was added, 0 when it was already there
  * (same key: re-imports add nothing twice; products are updated in place and

@@ -197,6 +197,7 @@ struct sq {
     sqlite3_stmt *st[ST__COUNT];
     struct key_copy key;
     struct idem_copy idem;
+    int tx_failed; /* a call failed in the open transaction: commit refuses */
 };
 
 static struct sq *sq_of(struct cw_store *s)
@@ -227,6 +228,8 @@ static int sqerr(struct sq *q, int rc, struct cw_buf *err, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(subject, sizeof(subject), fmt, ap);
     va_end(ap);
+    if (!sqlite3_get_autocommit(q->db))
+        q->tx_failed = 1;
     return cw_err(err, code_of(rc), "%s: %s", subject, sqlite3_errmsg(q->db));
 }
 
@@ -344,12 +347,27 @@ static void sq_close(struct cw_store *s)
 
 static int sq_begin(struct cw_store *s, struct cw_buf *err)
 {
-    return run_plain(sq_of(s), ST_BEGIN, err, "begin transaction");
+    struct sq *q = sq_of(s);
+    int in_tx = !sqlite3_get_autocommit(q->db), failed = q->tx_failed;
+    int rc = run_plain(q, ST_BEGIN, err, "begin transaction");
+    /* a begin refused inside a transaction does not fail that one */
+    q->tx_failed = rc == 0 ? 0 : in_tx ? failed : q->tx_failed;
+    return rc;
 }
 
+/* A transaction in which a call failed is not committed (the contract of
+ * cw_store.h, which PostgreSQL enforces by itself): it is rolled back. */
 static int sq_commit(struct cw_store *s, struct cw_buf *err)
 {
-    return run_plain(sq_of(s), ST_COMMIT, err, "commit");
+    struct sq *q = sq_of(s);
+    if (q->tx_failed && !sqlite3_get_autocommit(q->db)) {
+        run_plain(q, ST_ROLLBACK, NULL, "rollback");
+        q->tx_failed = 0;
+        return cw_err(err, CW_ESTORE,
+                      "commit: a write of this transaction failed: rolled "
+                      "back");
+    }
+    return run_plain(q, ST_COMMIT, err, "commit");
 }
 
 /* Rolling back with no transaction open is harmless: error paths call it
@@ -357,6 +375,7 @@ static int sq_commit(struct cw_store *s, struct cw_buf *err)
 static int sq_rollback(struct cw_store *s, struct cw_buf *err)
 {
     struct sq *q = sq_of(s);
+    q->tx_failed = 0;
     if (sqlite3_get_autocommit(q->db))
         return 0;
     return run_plain(q, ST_ROLLBACK, err, "rollback");

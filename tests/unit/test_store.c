@@ -660,10 +660,18 @@ static void test_constraint_violations(void **state)
     assert_int_equal(c.returns, 0);
     assert_int_equal(c.orders, 1);
 
-    /* a failed put does not spoil the transaction around it */
-    assert_int_equal(o->begin(s, NULL), 0);
-    assert_int_equal(o->put_line(s, &zero, NULL), CW_ESTORE);
+    /* a failed put fails the transaction around it (cw_store.h): its
+     * commit is refused and nothing of it is kept, not even the good line
+     * written before; the next transaction starts clean */
     struct cw_line_rec good = line("536365", 5, "SKU-1", 1);
+    assert_int_equal(o->begin(s, NULL), 0);
+    assert_int_equal(o->put_line(s, &good, NULL), 1);
+    assert_int_equal(o->put_line(s, &zero, NULL), CW_ESTORE);
+    cw_buf_reset(&err);
+    assert_int_equal(o->commit(s, &err), CW_ESTORE);
+    assert_int_equal(counts_of(s).lines, 0);
+    assert_int_equal(o->rollback(s, NULL), 0);
+    assert_int_equal(o->begin(s, NULL), 0);
     assert_int_equal(o->put_line(s, &good, NULL), 1);
     assert_int_equal(o->commit(s, NULL), 0);
     assert_int_equal(counts_of(s).lines, 1);
@@ -695,10 +703,14 @@ static void test_put_order_is_atomic(void **state)
                         "customer 'BAD' of order 'O1': bad customer");
     assert_int_equal(counts_of(s).orders, 0);
 
+    /* in a transaction, the failed order fails it (cw_store.h) */
     assert_int_equal(o->begin(s, NULL), 0);
     assert_int_equal(o->put_order(s, &good, NULL), 1);
     assert_int_equal(o->put_order(s, &bad, NULL), CW_ESTORE);
-    assert_int_equal(o->commit(s, NULL), 0);
+    assert_int_equal(o->commit(s, NULL), CW_ESTORE);
+    o->rollback(s, NULL);
+    assert_int_equal(counts_of(s).orders, 0);
+    assert_int_equal(o->put_order(s, &good, NULL), 1);
     struct cw_store_counts c = counts_of(s);
     assert_int_equal(c.orders, 1);
     assert_int_equal(c.customers, 1);
@@ -1617,9 +1629,10 @@ static void test_pg_missing_database_fails_cleanly(void **state)
 }
 
 /* A statement that fails inside a transaction aborts the whole transaction
- * in PostgreSQL; the backend keeps it usable, and a COMMIT of a transaction
- * the server rolled back is an error, never a silent loss. */
-static void test_pg_failed_statement_keeps_transaction(void **state)
+ * in PostgreSQL: the calls after it fail, and the COMMIT the server turns
+ * into a ROLLBACK is an error, never a silent loss; the next transaction
+ * works. */
+static void test_pg_failed_statement_fails_transaction(void **state)
 {
     struct fx *f = *state;
     struct cw_store *s = open_ok(f->db);
@@ -1632,10 +1645,16 @@ static void test_pg_failed_statement_keeps_transaction(void **state)
     assert_int_equal(o->begin(s, NULL), 0);
     assert_int_equal(o->put_order(s, &ord, NULL), 1);
     assert_int_equal(o->put_line(s, &bad, NULL), CW_ESTORE);
+    assert_int_equal(o->put_line(s, &good, NULL), CW_ESTORE);
+    assert_int_equal(o->commit(s, NULL), CW_ESTORE);
+    o->rollback(s, NULL);
+    assert_int_equal(counts_of(s).orders, 0);
+    assert_int_equal(o->begin(s, NULL), 0);
+    assert_int_equal(o->put_order(s, &ord, NULL), 1);
     assert_int_equal(o->put_key(s, &k, NULL), 1);
-    assert_int_equal(o->put_key(s, &dup, NULL), CW_ESTORE);
     assert_int_equal(o->put_line(s, &good, NULL), 1);
     assert_int_equal(o->commit(s, NULL), 0);
+    assert_int_equal(o->put_key(s, &dup, NULL), CW_ESTORE); /* unique hash */
     struct cw_store_counts c = counts_of(s);
     assert_int_equal(c.orders, 1);
     assert_int_equal(c.lines, 1);
@@ -1742,7 +1761,7 @@ int main(int argc, char **argv)
     };
     const struct CMUnitTest pg_only[] = {
         T(test_pg_missing_database_fails_cleanly),
-        T(test_pg_failed_statement_keeps_transaction),
+        T(test_pg_failed_statement_fails_transaction),
         T(test_pg_reconnects),
     };
 #undef T
