@@ -17,6 +17,7 @@
 #ifndef CW_STORE_H
 #define CW_STORE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "cw_records.h"
@@ -47,6 +48,8 @@ struct cw_model_info {
     char created_at[32]; /* ISO-8601 UTC */
     int64_t items, customers, baskets;
 };
+
+#define CW_STORE_DECISIONS_MAX 100000
 
 struct cw_store_ops {
     const char *name; /* "sqlite", "postgres" */
@@ -90,8 +93,12 @@ struct cw_store_ops {
      * there by id). Scans visit in (ts, id) order. */
     int (*put_event)(struct cw_store *s, const struct cw_event_rec *e,
                      struct cw_buf *err);
-    int (*put_decision)(struct cw_store *s, const struct cw_decision_rec *d,
-                        struct cw_buf *err);
+    /* Decisions come in batches (the server's decision log): the n of d,
+     * all or none (in the caller's transaction a failure fails it, see
+     * the top). Returns how many were added (the others were there by id),
+     * or a negative CW_E*. n at most CW_STORE_DECISIONS_MAX. */
+    int (*put_decisions)(struct cw_store *s, const struct cw_decision_rec *d,
+                         size_t n, struct cw_buf *err);
     int (*scan_events)(struct cw_store *s,
                        int (*cb)(void *ctx, const struct cw_event_rec *e),
                        void *ctx, struct cw_buf *err);

@@ -120,13 +120,18 @@ size_t cw_srv_declog_depth(struct cw_srv *srv)
     return q ? __atomic_load_n(&q->count, __ATOMIC_RELAXED) : 0;
 }
 
-static void write_batch(struct cw_srv_declog *q, struct entry **batch, size_t n)
+/* recs: room for BATCH records, the batch's records are copied there (the
+ * strings stay in the entries) and written in one call */
+static void write_batch(struct cw_srv_declog *q, struct entry **batch,
+                        struct cw_decision_rec *recs, size_t n)
 {
     struct cw_store *s = q->store;
     struct cw_buf err = CW_BUF_INIT;
+    for (size_t i = 0; i < n; i++)
+        recs[i] = batch[i]->rec;
     int rc = s->ops->begin(s, &err);
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        int r = s->ops->put_decision(s, &batch[i]->rec, &err);
+    if (rc == 0) {
+        int r = s->ops->put_decisions(s, recs, n, &err);
         rc = r < 0 ? r : 0;
     }
     if (rc == 0)
@@ -153,6 +158,7 @@ static void *writer_main(void *arg)
 {
     struct cw_srv_declog *q = arg;
     struct entry **batch = cw_malloc(BATCH * sizeof(*batch));
+    struct cw_decision_rec *recs = cw_malloc(BATCH * sizeof(*recs));
     pthread_mutex_lock(&q->lock);
     for (;;) {
         while (q->count == 0 && !q->stop)
@@ -169,7 +175,7 @@ static void *writer_main(void *arg)
         if (pressed)
             pthread_cond_broadcast(&q->space);
         pthread_mutex_unlock(&q->lock);
-        write_batch(q, batch, n);
+        write_batch(q, batch, recs, n);
         /* a short batch means a light queue: let it fill a while, so that
          * a busy server commits (and is woken) about 100 times a second
          * rather than once every few decisions */
@@ -179,6 +185,7 @@ static void *writer_main(void *arg)
     }
     pthread_mutex_unlock(&q->lock);
     cw_free(batch);
+    cw_free(recs);
     return NULL;
 }
 

@@ -106,13 +106,19 @@ int cw__store_check_event(const struct cw_event_rec *e, struct cw_buf *err)
     return 0;
 }
 
-int cw__store_check_decision(const struct cw_decision_rec *d,
-                             struct cw_buf *err)
+int cw__store_check_decisions(const struct cw_decision_rec *d, size_t n,
+                              struct cw_buf *err)
 {
-    if (!d->id || !*d->id)
-        return cw_err(err, CW_EINVAL, "decision without an id");
-    if (!d->ts)
-        return cw_err(err, CW_EINVAL, "decision '%s' without a ts", d->id);
+    if (n > CW_STORE_DECISIONS_MAX)
+        return cw_err(err, CW_EINVAL, "%zu decisions at once, at most %d", n,
+                      CW_STORE_DECISIONS_MAX);
+    for (size_t i = 0; i < n; i++) {
+        if (!d[i].id || !*d[i].id)
+            return cw_err(err, CW_EINVAL, "decision without an id");
+        if (!d[i].ts)
+            return cw_err(err, CW_EINVAL, "decision '%s' without a ts",
+                          d[i].id);
+    }
     return 0;
 }
 

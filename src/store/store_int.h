@@ -23,8 +23,9 @@ int cw__store_check_order(const struct cw_order_rec *o, struct cw_buf *err);
 int cw__store_check_line(const struct cw_line_rec *l, struct cw_buf *err);
 int cw__store_check_return(const struct cw_return_rec *r, struct cw_buf *err);
 int cw__store_check_event(const struct cw_event_rec *e, struct cw_buf *err);
-int cw__store_check_decision(const struct cw_decision_rec *d,
-                             struct cw_buf *err);
+/* All n of d (a batch is checked whole before any is written). */
+int cw__store_check_decisions(const struct cw_decision_rec *d, size_t n,
+                              struct cw_buf *err);
 int cw__store_check_key(const struct cw_key_rec *k, struct cw_buf *err);
 int cw__store_check_idem(const struct cw_idem_rec *in, struct cw_buf *err);
 /* A budget lease's arguments: none negative (CW_EINVAL). */

@@ -7,7 +7,9 @@
  *
  * - Every statement that carries a value is prepared once at open, from one
  *   table, and run with PQexecPrepared: values never enter SQL text. The few
- *   constant commands (BEGIN, SAVEPOINT, the scans' cursors) are PQexec'd.
+ *   constant commands (BEGIN, SAVEPOINT, the scans' cursors) are PQexec'd;
+ *   a batch of decisions is one multi-row INSERT of placeholders
+ *   (PQexecParams: its row count varies).
  * - A failed statement in PostgreSQL aborts the whole transaction (in
  *   SQLite it undoes itself). The store's contract (cw_store.h) is that a
  *   write that fails inside a transaction fails the transaction, and every
@@ -120,12 +122,6 @@
       "INSERT INTO events(id, session_id, customer_id, ts, type, sku, "        \
       "decision_id, placement, reason, order_id, value, profit, payload) "     \
       "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) "       \
-      "ON CONFLICT(id) DO NOTHING")                                            \
-    X(DECISION_PUT,                                                            \
-      "INSERT INTO decisions(id, session_id, customer_id, experiment, arm, "   \
-      "placement, ts, model_version, cart_value, shown, request, "             \
-      "incentives) "                                                           \
-      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) "            \
       "ON CONFLICT(id) DO NOTHING")                                            \
     X(KEY_HASH, "SELECT hash FROM api_keys WHERE id = $1")                     \
     X(KEY_INSERT,                                                              \
@@ -829,26 +825,72 @@ static int pg_scan_events(struct cw_store *s,
     return scan(pg_of(s), SC_EVENTS, event_row, &c, err);
 }
 
-static int pg_put_decision(struct cw_store *s, const struct cw_decision_rec *d,
-                           struct cw_buf *err)
+/* A batch of decisions is written by multi-row INSERTs of up to
+ * DECISION_ROWS rows (12 parameters each; PostgreSQL takes 65,535): one
+ * round trip per chunk instead of one per decision, which is what lets a
+ * server's decision log keep up on a PostgreSQL store. The statement text
+ * holds only placeholders; it is not prepared, as its row count varies. */
+#define DECISION_ROWS 256
+
+static int pg_put_decisions(struct cw_store *s, const struct cw_decision_rec *d,
+                            size_t n, struct cw_buf *err)
 {
-    int code = cw__store_check_decision(d, err);
-    if (code)
+    struct pg *g = pg_of(s);
+    int own, code = cw__store_check_decisions(d, n, err);
+    if (code || n == 0)
         return code;
-    struct params b = {0};
-    p_text(&b, d->id);
-    p_text(&b, d->session);
-    p_text(&b, d->customer);
-    p_text(&b, d->experiment);
-    p_text(&b, d->arm);
-    p_text(&b, d->placement);
-    p_text(&b, d->ts);
-    p_int(&b, d->model_version, 0);
-    p_money(&b, d->cart_value);
-    p_text(&b, d->shown);
-    p_text(&b, d->request);
-    p_text(&b, d->incentives);
-    return put(pg_of(s), ST_DECISION_PUT, &b, err, "decision '%s'", d->id);
+    if ((code = unit_begin(g, &own, err)))
+        return code;
+    size_t chunk = n < DECISION_ROWS ? n : DECISION_ROWS;
+    const char **v = cw_malloc(chunk * 12 * sizeof(*v));
+    char(*num)[24] = cw_malloc(chunk * 2 * sizeof(*num));
+    struct cw_buf sql = CW_BUF_INIT;
+    int added = 0;
+    for (size_t at = 0; at < n && !code; at += chunk) {
+        size_t m = n - at < chunk ? n - at : chunk;
+        cw_buf_reset(&sql);
+        cw_buf_adds(&sql, "INSERT INTO decisions(id, session_id, customer_id, "
+                          "experiment, arm, placement, ts, model_version, "
+                          "cart_value, shown, request, incentives) VALUES ");
+        for (size_t r = 0; r < m; r++) {
+            const struct cw_decision_rec *x = &d[at + r];
+            const char **row = v + r * 12;
+            cw_buf_adds(&sql, r ? ",(" : "(");
+            for (size_t c = 0; c < 12; c++)
+                cw_buf_addf(&sql, "%s$%zu", c ? "," : "", r * 12 + c + 1);
+            cw_buf_addch(&sql, ')');
+            snprintf(num[2 * r], sizeof(num[0]), "%lld",
+                     (long long)x->model_version);
+            snprintf(num[2 * r + 1], sizeof(num[0]), "%lld",
+                     (long long)x->cart_value);
+            row[0] = x->id;
+            row[1] = x->session;
+            row[2] = x->customer;
+            row[3] = x->experiment;
+            row[4] = x->arm;
+            row[5] = x->placement;
+            row[6] = x->ts;
+            row[7] = num[2 * r];
+            row[8] = x->cart_value == CW_MONEY_UNKNOWN ? NULL : num[2 * r + 1];
+            row[9] = x->shown;
+            row[10] = x->request;
+            row[11] = x->incentives;
+        }
+        cw_buf_adds(&sql, " ON CONFLICT(id) DO NOTHING");
+        PGresult *r = PQexecParams(g->conn, cw_buf_str(&sql), (int)(m * 12),
+                                   NULL, v, NULL, NULL, 0);
+        if (result_ok(r))
+            added += atoi(PQcmdTuples(r));
+        else
+            code = pgerr(g, r, err, "decisions '%s'..'%s'", d[at].id,
+                         d[at + m - 1].id);
+        PQclear(r);
+    }
+    cw_buf_release(&sql);
+    cw_free(num);
+    cw_free(v);
+    int end = unit_end(g, own, code == 0, code ? NULL : err);
+    return code ? code : end ? end : added;
 }
 
 static int decision_row(const PGresult *r, int i, const struct scan_cb *cb)
@@ -1234,7 +1276,7 @@ static const struct cw_store_ops pg_ops = {
     .model_add = pg_model_add,
     .model_latest = pg_model_latest,
     .put_event = pg_put_event,
-    .put_decision = pg_put_decision,
+    .put_decisions = pg_put_decisions,
     .scan_events = pg_scan_events,
     .scan_decisions = pg_scan_decisions,
     .put_key = pg_put_key,

@@ -679,28 +679,41 @@ static int sq_scan_events(struct cw_store *s,
     return scan_end(q, st, rc, stop, "events", err);
 }
 
-static int sq_put_decision(struct cw_store *s, const struct cw_decision_rec *d,
-                           struct cw_buf *err)
+static int sq_put_decisions(struct cw_store *s, const struct cw_decision_rec *d,
+                            size_t n, struct cw_buf *err)
 {
     struct sq *q = sq_of(s);
-    int code = cw__store_check_decision(d, err);
+    int code = cw__store_check_decisions(d, n, err);
+    if (code || n == 0)
+        return code;
+    code = run_plain(q, ST_SP_BEGIN, err, "decisions savepoint");
     if (code)
         return code;
-    struct bind b = {q->st[ST_DECISION_PUT], 0, SQLITE_OK};
-    bind_text(&b, d->id);
-    bind_text(&b, d->session);
-    bind_text(&b, d->customer);
-    bind_text(&b, d->experiment);
-    bind_text(&b, d->arm);
-    bind_text(&b, d->placement);
-    bind_text(&b, d->ts);
-    bind_int(&b, d->model_version, 0);
-    bind_money(&b, d->cart_value);
-    bind_text(&b, d->shown);
-    bind_text(&b, d->request);
-    bind_text(&b, d->incentives);
-    code = run(q, &b, err, "decision '%s'", d->id);
-    return code ? code : sqlite3_changes(q->db) > 0;
+    int added = 0;
+    for (size_t i = 0; i < n && !code; i++) {
+        struct bind b = {q->st[ST_DECISION_PUT], 0, SQLITE_OK};
+        bind_text(&b, d[i].id);
+        bind_text(&b, d[i].session);
+        bind_text(&b, d[i].customer);
+        bind_text(&b, d[i].experiment);
+        bind_text(&b, d[i].arm);
+        bind_text(&b, d[i].placement);
+        bind_text(&b, d[i].ts);
+        bind_int(&b, d[i].model_version, 0);
+        bind_money(&b, d[i].cart_value);
+        bind_text(&b, d[i].shown);
+        bind_text(&b, d[i].request);
+        bind_text(&b, d[i].incentives);
+        code = run(q, &b, err, "decision '%s'", d[i].id);
+        added += !code && sqlite3_changes(q->db) > 0;
+    }
+    if (code) {
+        run_plain(q, ST_SP_ROLLBACK, NULL, "decisions savepoint");
+        run_plain(q, ST_SP_RELEASE, NULL, "decisions savepoint");
+        return code;
+    }
+    code = run_plain(q, ST_SP_RELEASE, err, "decisions savepoint");
+    return code ? code : added;
 }
 
 static int sq_scan_decisions(struct cw_store *s,
@@ -1087,7 +1100,7 @@ static const struct cw_store_ops sqlite_ops = {
     .model_add = sq_model_add,
     .model_latest = sq_model_latest,
     .put_event = sq_put_event,
-    .put_decision = sq_put_decision,
+    .put_decisions = sq_put_decisions,
     .scan_events = sq_scan_events,
     .scan_decisions = sq_scan_decisions,
     .put_key = sq_put_key,

@@ -337,7 +337,7 @@ static void test_open_creates_schema(void **state)
         (void (*)(void))o->scan_returns,  (void (*)(void))o->counts,
         (void (*)(void))o->model_add,     (void (*)(void))o->model_latest,
         (void (*)(void))o->meta_get,      (void (*)(void))o->meta_set,
-        (void (*)(void))o->put_event,     (void (*)(void))o->put_decision,
+        (void (*)(void))o->put_event,     (void (*)(void))o->put_decisions,
         (void (*)(void))o->scan_events,   (void (*)(void))o->scan_decisions,
         (void (*)(void))o->put_key,       (void (*)(void))o->find_key,
         (void (*)(void))o->scan_keys,     (void (*)(void))o->revoke_key,
@@ -1155,9 +1155,9 @@ static void test_decisions(void **state)
         .ts = "2024-01-01T10:00:00Z",
         .cart_value = CW_MONEY_UNKNOWN,
     };
-    assert_int_equal(o->put_decision(s, &d2, NULL), 1);
-    assert_int_equal(o->put_decision(s, &d1, NULL), 1);
-    assert_int_equal(o->put_decision(s, &d2, NULL), 0);
+    assert_int_equal(o->put_decisions(s, &d2, 1, NULL), 1);
+    assert_int_equal(o->put_decisions(s, &d1, 1, NULL), 1);
+    assert_int_equal(o->put_decisions(s, &d2, 1, NULL), 0);
     assert_int_equal(counts_of(s).decisions, 2);
     struct seen_decisions v = {0};
     /* the callback stops at the second decision with 7 */
@@ -1171,7 +1171,84 @@ static void test_decisions(void **state)
     assert_int_equal(v.cart[1], 2599);
     assert_int_equal(v.model[1], 3);
     struct cw_decision_rec nots = {.id = "d3"};
-    assert_int_equal(o->put_decision(s, &nots, NULL), CW_EINVAL);
+    assert_int_equal(o->put_decisions(s, &nots, 1, NULL), CW_EINVAL);
+    cw_store_close(s);
+}
+
+/* Counts every decision; keeps the first two as "id|session|customer|
+ * request|cart value|model version". */
+struct all_decisions {
+    int n;
+    char row[2][128];
+};
+
+static int all_decisions(void *ctx, const struct cw_decision_rec *d)
+{
+    struct all_decisions *v = ctx;
+    if (v->n < 2)
+        snprintf(v->row[v->n], sizeof(v->row[0]), "%s|%s|%s|%s|%lld|%lld",
+                 d->id, d->session, d->customer ? d->customer : "-", d->request,
+                 (long long)d->cart_value, (long long)d->model_version);
+    v->n++;
+    return 0;
+}
+
+/* A batch of decisions (the decision log's): more than one PostgreSQL
+ * chunk, with one already stored and one repeated, counts what it added and
+ * writes every row whole; a batch with a bad record writes none of it. */
+static void test_decision_batches(void **state)
+{
+    struct fx *f = *state;
+    struct cw_store *s = open_ok(f->db);
+    const struct cw_store_ops *o = s->ops;
+    enum { N = 600 };
+    static char ids[N][16], req[N][32];
+    struct cw_decision_rec *d = calloc(N + 1, sizeof(*d));
+    assert_non_null(d);
+    for (int i = 0; i < N; i++) {
+        snprintf(ids[i], sizeof(ids[i]), "b%03d", i);
+        snprintf(req[i], sizeof(req[i]), "{\"k\":%d}", i % 3 + 1);
+        d[i] = (struct cw_decision_rec){
+            .id = ids[i],
+            .session = i % 2 ? "s-odd" : "s-even",
+            .customer = i % 5 ? NULL : "c5",
+            .arm = "none",
+            .placement = "cart",
+            .ts = "2024-02-01T10:00:00Z",
+            .model_version = i % 7,
+            .cart_value = i % 4 ? (int64_t)i * 100 : CW_MONEY_UNKNOWN,
+            .shown = "[]",
+            .request = req[i],
+        };
+    }
+    d[N] = d[5]; /* repeated inside the batch */
+    assert_int_equal(o->put_decisions(s, &d[7], 1, NULL), 1);
+    assert_int_equal(o->put_decisions(s, d, N + 1, NULL), N - 1);
+    assert_int_equal(counts_of(s).decisions, N);
+    assert_int_equal(o->put_decisions(s, d, N, NULL), 0);
+    assert_int_equal(o->put_decisions(s, d, 0, NULL), 0);
+
+    struct all_decisions v = {0};
+    assert_int_equal(o->scan_decisions(s, all_decisions, &v, NULL), 0);
+    assert_int_equal(v.n, N);
+    /* rows come back whole, in (ts, id) order */
+    char want[128];
+    snprintf(want, sizeof(want), "b000|s-even|c5|{\"k\":1}|%lld|0",
+             (long long)CW_MONEY_UNKNOWN);
+    assert_string_equal(v.row[0], want);
+    assert_string_equal(v.row[1], "b001|s-odd|-|{\"k\":2}|100|1");
+
+    /* a bad record anywhere: nothing of the batch is written */
+    struct cw_decision_rec bad[3] = {d[0], d[1], {.id = "b-no-ts"}};
+    bad[0].id = "new-1";
+    bad[1].id = "new-2";
+    struct cw_buf err = CW_BUF_INIT;
+    assert_int_equal(o->put_decisions(s, bad, 3, &err), CW_EINVAL);
+    assert_non_null(
+        strstr(cw_buf_str(&err), "decision 'b-no-ts' without a ts"));
+    assert_int_equal(counts_of(s).decisions, N);
+    cw_buf_release(&err);
+    free(d);
     cw_store_close(s);
 }
 
@@ -1745,6 +1822,7 @@ int main(int argc, char **argv)
         T(test_meta),
         T(test_events),
         T(test_decisions),
+        T(test_decision_batches),
         T(test_keys),
         T(test_key_list_and_revoke),
         T(test_idempotency),
