@@ -4,7 +4,8 @@
  * POST /v1/decide does not write to SQLite, so each decision is copied
  * (one allocation) into a bounded in-memory queue and one writer thread,
  * with its own store handle, drains it in batches of up to BATCH decisions,
- * one transaction per batch. When the queue is full (the server answers
+ * one transaction per batch (put_decisions, without the store's write
+ * lock). When the queue is full (the server answers
  * faster than the log can write, as at saturation on a small machine) the
  * request waits up to FULL_WAIT_MS for room, which slows serving to the
  * log's pace instead of losing decisions (each wait is counted:
@@ -121,7 +122,11 @@ size_t cw_srv_declog_depth(struct cw_srv *srv)
 }
 
 /* recs: room for BATCH records, the batch's records are copied there (the
- * strings stay in the entries) and written in one call */
+ * strings stay in the entries) and written in one call, which is a
+ * transaction of its own (all or none). Not inside begin/commit: begin
+ * takes the store's write lock for read-then-write work (on PostgreSQL one
+ * lock for the whole database), which appends from several server nodes
+ * do not need. */
 static void write_batch(struct cw_srv_declog *q, struct entry **batch,
                         struct cw_decision_rec *recs, size_t n)
 {
@@ -129,15 +134,8 @@ static void write_batch(struct cw_srv_declog *q, struct entry **batch,
     struct cw_buf err = CW_BUF_INIT;
     for (size_t i = 0; i < n; i++)
         recs[i] = batch[i]->rec;
-    int rc = s->ops->begin(s, &err);
-    if (rc == 0) {
-        int r = s->ops->put_decisions(s, recs, n, &err);
-        rc = r < 0 ? r : 0;
-    }
-    if (rc == 0)
-        rc = s->ops->commit(s, &err);
-    else
-        s->ops->rollback(s, NULL);
+    int r = s->ops->put_decisions(s, recs, n, &err);
+    int rc = r < 0 ? r : 0;
     if (rc == 0) {
         atomic_fetch_add_explicit(&q->srv->ctr.declog_written, n,
                                   memory_order_relaxed);
