@@ -165,4 +165,9 @@ void cw_store_close(struct cw_store *s); /* NULL is harmless */
  * files kept beside it; NULL for a database server's URL. */
 const char *cw_store_file(const char *url);
 
+/* url as it may be shown (messages, logs): a PostgreSQL url's password, in
+ * its user part or a password= parameter, becomes "***". Written to out
+ * (size bytes, cut to fit); returns out. */
+char *cw_store_shown(const char *url, char *out, size_t size);
+
 #endif

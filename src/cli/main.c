@@ -396,7 +396,9 @@ int cw_cli_open_store(const struct cw_cli *cli, struct cw_store **out)
     int rc = cw_store_open(out, cli->db, &err);
     if (rc < 0) {
         *out = NULL;
-        cw_cli_error("cannot open the store '%s': %s", cli->db,
+        char shown[512];
+        cw_cli_error("cannot open the store '%s': %s",
+                     cw_store_shown(cli->db, shown, sizeof(shown)),
                      err.len ? cw_buf_str(&err) : cw_strerror(rc));
         cw_buf_release(&err);
         return CW_EXIT_FAIL;

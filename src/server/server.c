@@ -1116,9 +1116,12 @@ static int open_stores(struct cw_srv *srv, struct cw_buf *err)
     int rc = cw_store_open(&srv->wstore, srv->db, &e);
     if (rc == 0)
         rc = cw_store_open(&srv->astore, srv->db, &e);
-    if (rc < 0)
-        cw_err(err, rc, "cannot open the store '%s': %s", srv->db,
+    if (rc < 0) {
+        char shown[512];
+        cw_err(err, rc, "cannot open the store '%s': %s",
+               cw_store_shown(srv->db, shown, sizeof(shown)),
                e.len ? cw_buf_str(&e) : cw_strerror(rc));
+    }
     cw_buf_release(&e);
     return rc;
 }

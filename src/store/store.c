@@ -8,6 +8,7 @@
  * through the ops table.
  */
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -44,6 +45,49 @@ void cw_store_close(struct cw_store *s)
 const char *cw_store_file(const char *url)
 {
     return url && *url && !is_postgres(url) ? url : NULL;
+}
+
+char *cw_store_shown(const char *url, char *out, size_t size)
+{
+    if (!size)
+        return out;
+    struct cw_buf b = CW_BUF_INIT;
+    const char *u = url ? url : "";
+    if (!is_postgres(u)) {
+        cw_buf_adds(&b, u);
+    } else {
+        /* scheme://[user[:password]@]host...[?k=v&...] */
+        const char *auth = strstr(u, "://");
+        auth = auth ? auth + 3 : u;
+        const char *end = auth + strcspn(auth, "/?#");
+        const char *at = memchr(auth, '@', (size_t)(end - auth));
+        const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+        if (colon) {
+            cw_buf_add(&b, u, (size_t)(colon + 1 - u));
+            cw_buf_adds(&b, "***");
+            u = at;
+        }
+        /* parameters: password=... up to the next & */
+        const char *q = strchr(u, '?');
+        if (q) {
+            cw_buf_add(&b, u, (size_t)(q - u));
+            u = q;
+            while (*u) {
+                size_t n = strcspn(u + 1, "&") + 1; /* "?k=v" or "&k=v" */
+                if (n > 10 && !strncmp(u + 1, "password=", 9)) {
+                    cw_buf_add(&b, u, 10);
+                    cw_buf_adds(&b, "***");
+                } else {
+                    cw_buf_add(&b, u, n);
+                }
+                u += n;
+            }
+        }
+        cw_buf_adds(&b, u);
+    }
+    snprintf(out, size, "%s", cw_buf_str(&b));
+    cw_buf_release(&b);
+    return out;
 }
 
 int cw__store_check_product(const struct cw_product_rec *p, struct cw_buf *err)

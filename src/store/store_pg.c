@@ -1370,12 +1370,13 @@ static int migrate(struct pg *g, struct cw_buf *err)
 
 static int open_db(struct pg *g, const char *url, struct cw_buf *err)
 {
-    char *why = NULL;
+    char *why = NULL, shown[512];
+    cw_store_shown(url, shown, sizeof(shown)); /* never the password */
     PQconninfoOption *opts = PQconninfoParse(url, &why);
     if (!opts) {
         size_t n = why ? strcspn(why, "\n") : 0;
         int code = cw_err(err, CW_EINVAL, "invalid postgresql url '%s': %.*s",
-                          url, (int)n, why ? why : "out of memory");
+                          shown, (int)n, why ? why : "out of memory");
         PQfreemem(why);
         return code;
     }
@@ -1386,12 +1387,12 @@ static int open_db(struct pg *g, const char *url, struct cw_buf *err)
     const char *vals[] = {"10", "cartwise", url, NULL};
     g->conn = PQconnectdbParams(keys, vals, 1);
     if (!g->conn)
-        return cw_err(err, CW_ENOMEM, "cannot connect to '%s'", url);
+        return cw_err(err, CW_ENOMEM, "cannot connect to '%s'", shown);
     if (PQstatus(g->conn) != CONNECTION_OK) {
         const char *msg = PQerrorMessage(g->conn);
         size_t n = strcspn(msg, "\n");
-        return cw_err(err, CW_EIO, "cannot connect to '%s': %.*s", url, (int)n,
-                      msg);
+        return cw_err(err, CW_EIO, "cannot connect to '%s': %.*s", shown,
+                      (int)n, msg);
     }
     int code = configure(g, err);
     if (!code)

@@ -49,6 +49,12 @@ assert_eq "$(sql "$db" "SELECT sum(revoked) FROM api_keys")" 1
 assert_eq "$(sql "$db" "SELECT value FROM meta WHERE key = 'cors_key_origins'")" \
     "https://b.example"
 
+# a PostgreSQL url's password never shows in a message (nothing listens
+# on port 1: the connection is refused at once)
+expect_exit 1 cw keys list --db 'postgresql://cw:s3cret@127.0.0.1:1/shop?password=s3cret'
+assert_contains "$ERR" "postgresql://cw:***@127.0.0.1:1/shop?password=***"
+assert_not_contains "$ERR" "s3cret" "stderr"
+
 # a server on this store refuses the revoked key and takes the others
 port=$(free_port)
 "$CW_BIN" serve --db "$db" --port "$port" --bind 127.0.0.1 >"$T/serve.out" 2>"$T/serve.err" &

@@ -1175,6 +1175,34 @@ static void test_decisions(void **state)
     cw_store_close(s);
 }
 
+/* A PostgreSQL url is shown without its password, wherever it is. */
+static void test_shown_url(void **state)
+{
+    (void)state;
+    char out[128];
+    assert_string_equal(cw_store_shown("shop.db", out, sizeof(out)), "shop.db");
+    assert_string_equal(
+        cw_store_shown("postgresql://cw:s3cret@db:5432/shop", out, sizeof(out)),
+        "postgresql://cw:***@db:5432/shop");
+    assert_string_equal(cw_store_shown("postgres://cw@db/shop?sslmode=require&"
+                                       "password=s3cret&connect_timeout=3",
+                                       out, sizeof(out)),
+                        "postgres://cw@db/shop?sslmode=require&password=***&"
+                        "connect_timeout=3");
+    assert_string_equal(
+        cw_store_shown("postgresql://u:p@h/d?password=x", out, sizeof(out)),
+        "postgresql://u:***@h/d?password=***");
+    /* no password: unchanged; an @ in the path is not a user part */
+    assert_string_equal(
+        cw_store_shown("postgresql:///shop?host=/tmp/pg@1", out, sizeof(out)),
+        "postgresql:///shop?host=/tmp/pg@1");
+    /* cut to fit, still without the secret */
+    char small[20];
+    assert_string_equal(
+        cw_store_shown("postgresql://cw:s3cret@db/shop", small, sizeof(small)),
+        "postgresql://cw:***");
+}
+
 /* Counts every decision; keeps the first two as "id|session|customer|
  * request|cart value|model version". */
 struct all_decisions {
@@ -1823,6 +1851,7 @@ int main(int argc, char **argv)
         T(test_events),
         T(test_decisions),
         T(test_decision_batches),
+        T(test_shown_url),
         T(test_keys),
         T(test_key_list_and_revoke),
         T(test_idempotency),
