@@ -1,19 +1,19 @@
 /*
  * declog.c: the decision log, written off the request path.
  *
- * POST /v1/decide does not write to SQLite, so each decision is copied
+ * POST /v1/decide does not write to the store, so each decision is copied
  * (one allocation) into a bounded in-memory queue and one writer thread,
  * with its own store handle, drains it in batches of up to BATCH decisions,
  * one transaction per batch (put_decisions, without the store's write
- * lock). When the queue is full (the server answers
- * faster than the log can write, as at saturation on a small machine) the
- * request waits up to FULL_WAIT_MS for room, which slows serving to the
- * log's pace instead of losing decisions (each wait is counted:
- * cartwise_decision_log_waits_total); only when the log stays stuck
- * that long (a stalled disk) is the decision dropped and counted
- * (cartwise_decision_log_dropped_total): serving still wins then. A batch that
- * fails is rolled back, counted (cartwise_decision_log_failed_total) and
- * logged. Stopping writes out everything queued before the thread exits.
+ * lock). When the queue is full (the server answers faster than the log
+ * can write, as at saturation on a small machine) the request waits up to
+ * FULL_WAIT_MS for room, which slows serving to the log's pace instead of
+ * losing decisions (each wait is counted: cartwise_decision_log_waits_total);
+ * only when the log stays stuck that long (a stalled disk) is the decision
+ * dropped and counted (cartwise_decision_log_dropped_total): serving still
+ * wins then. A batch that fails writes nothing, is counted
+ * (cartwise_decision_log_failed_total) and logged. Stopping writes out
+ * everything queued before the thread exits.
  */
 #include <stdio.h>
 #include <string.h>

@@ -7,9 +7,9 @@
  * so that an importer and a server can share the file. The page cache may
  * grow to 64 MiB per connection (SQLite's default is 2 MiB): an import's
  * inserts into order_lines' key and its foreign-key lookups land all over
- * a tree of millions of rows (15M lines imported 18% faster, 5M 9%). Every statement is
- * prepared once at open, from one table, and reset after each use so that
- * no finished scan keeps a read snapshot open.
+ * a tree of millions of rows (15M lines imported 18% faster, 5M 9%). Every
+ * statement is prepared once at open, from one table, and reset after each use
+ * so that no finished scan keeps a read snapshot open.
  *
  * Unknown values are NULL in the database and come back as the records'
  * markers: money CW_MONEY_UNKNOWN, inventory -1. A product upsert only adds
