@@ -351,10 +351,11 @@ static void sq_close(struct cw_store *s)
 static int sq_begin(struct cw_store *s, struct cw_buf *err)
 {
     struct sq *q = sq_of(s);
-    int in_tx = !sqlite3_get_autocommit(q->db), failed = q->tx_failed;
+    int failed = q->tx_failed;
     int rc = run_plain(q, ST_BEGIN, err, "begin transaction");
-    /* a begin refused inside a transaction does not fail that one */
-    q->tx_failed = rc == 0 ? 0 : in_tx ? failed : q->tx_failed;
+    /* a new transaction starts clean; a begin refused inside one (nested)
+     * does not fail that one */
+    q->tx_failed = rc == 0 ? 0 : failed;
     return rc;
 }
 

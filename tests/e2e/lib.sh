@@ -80,9 +80,10 @@ sql() {
     sqlite3 -batch -noheader "$1" "$2"
 }
 
-# counts DB: the row counts of the tables imports write, on one line.
+# counts DB [QUERY_FN]: the row counts of the tables imports write, on one
+# line; QUERY_FN DB SQL runs the query (default sql, the SQLite store).
 counts() {
-    sql "$1" "SELECT (SELECT count(*) FROM products) || ' ' ||
+    "${2:-sql}" "$1" "SELECT (SELECT count(*) FROM products) || ' ' ||
                      (SELECT count(*) FROM orders) || ' ' ||
                      (SELECT count(*) FROM order_lines) || ' ' ||
                      (SELECT count(*) FROM returns) || ' ' ||

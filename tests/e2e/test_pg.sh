@@ -35,13 +35,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# pg_counts: the row counts of the tables imports write, as lib.sh's counts
+# pg_counts: lib.sh's counts, of the PostgreSQL store
 pg_counts() {
-    psql1 "$url" "SELECT (SELECT count(*) FROM products) || ' ' ||
-                         (SELECT count(*) FROM orders) || ' ' ||
-                         (SELECT count(*) FROM order_lines) || ' ' ||
-                         (SELECT count(*) FROM returns) || ' ' ||
-                         (SELECT count(*) FROM customers)"
+    counts "$url" psql1
 }
 
 # ---- import: the same records as SQLite's, once ------------------------------
