@@ -45,7 +45,9 @@ struct cw_eval_result {
     struct cw_eval_metrics accuracy; /* same pipeline, profit weight off */
     double train_s, eval_s;
     double ease_lambda, profit_gamma;
-    int reranker; /* the model re-ranks (validation kept its re-ranker) */
+    int reranker;   /* the model re-ranks (validation kept its re-ranker) */
+    int cart_order; /* the model reads the cart's latest lines */
+    double line_order_mix; /* what that was decided on (cw_model_meta) */
     struct cw_eval_calib calib;
 };
 

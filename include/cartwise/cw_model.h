@@ -20,9 +20,10 @@
 struct cw_buf;
 struct cw_dataset;
 
-#define CW_MODEL_FORMAT 3
+#define CW_MODEL_FORMAT 4
 #define CW_MODEL_NFEAT 6  /* acceptance features, see decide.c */
-#define CW_MODEL_NRANK 14 /* re-ranker features, see decide.c */
+#define CW_MODEL_NRANK 17 /* re-ranker features, see decide.c */
+#define CW_MODEL_NSEQ 3   /* latest cart lines the re-ranker reads */
 
 /* Per item (a SKU of the training universe or of the catalog). */
 struct cw_item {
@@ -88,6 +89,14 @@ struct cw_model_meta {
      * gain, or too little data). */
     uint32_t rank_n;
     uint32_t n_recent; /* latest training baskets counted in item.recent */
+    /* Whether the training orders list their lines in the order shoppers
+     * chose them (cart_order 1), so the latest cart lines say most about
+     * the next: line_order_mix is the share of adjacent line pairs that
+     * come in an item pair's less usual order (0 when an export sorts its
+     * lines, as a grocer's aisle order does; then the cart's order is
+     * ignored). */
+    uint32_t cart_order;
+    double line_order_mix;
     double rank_w[CW_MODEL_NRANK];
     double rank_a, rank_b;
 };

@@ -45,6 +45,10 @@ struct cw_app_train_result {
     int64_t baskets, lines;
     double ease_lambda;
     uint32_t ease_items;
+    int reranker;          /* validation kept the re-ranker */
+    double profit_gamma;   /* set selection's profit weight */
+    int cart_order;        /* the model reads the cart's latest lines */
+    double line_order_mix; /* what that was decided on (cw_model_meta) */
     double default_margin_rate;
     char currency[4];
     char checksum[17];

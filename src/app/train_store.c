@@ -344,6 +344,10 @@ int cw_app_train(struct cw_store *s, const char *db,
         out->lines = m.meta.n_lines;
         out->ease_lambda = m.meta.ease_lambda;
         out->ease_items = m.meta.ease_items;
+        out->reranker = m.meta.rank_n > 0;
+        out->profit_gamma = m.meta.profit_gamma;
+        out->cart_order = (int)m.meta.cart_order;
+        out->line_order_mix = m.meta.line_order_mix;
         out->default_margin_rate = m.meta.default_margin_rate;
         memcpy(out->currency, m.meta.currency, sizeof(out->currency));
         out->currency[sizeof(out->currency) - 1] = '\0';

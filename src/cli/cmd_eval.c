@@ -69,9 +69,11 @@ static void print_result(struct cw_buf *b, const struct cw_cli *cli,
         json_metrics(b, &r->accuracy, o->k);
         cw_buf_addf(b,
                     "},\"ease_lambda\":%g,\"profit_gamma\":%g,"
-                    "\"reranker\":%s,",
+                    "\"reranker\":%s,\"cart_order\":%s,"
+                    "\"line_order_mix\":%.4f,",
                     r->ease_lambda, r->profit_gamma,
-                    r->reranker ? "true" : "false");
+                    r->reranker ? "true" : "false",
+                    r->cart_order ? "true" : "false", r->line_order_mix);
         json_calib(b, &r->calib);
         cw_buf_addf(b,
                     ",\"train_s\":%.3f,\"eval_s\":%.3f,\"margin_source\":"
@@ -100,9 +102,12 @@ static void print_result(struct cw_buf *b, const struct cw_cli *cli,
                     rows[i].m->hr, rows[i].m->ndcg, rows[i].m->margin_capture,
                     rows[i].m->margin_per_case);
     cw_buf_addf(b,
-                "\nEASE lambda %g, profit gamma %g; train %.2f s, eval %.2f "
-                "s\nmargins: benchmark assumed rates (BENCHMARK.md 1.8)",
-                r->ease_lambda, r->profit_gamma, r->train_s, r->eval_s);
+                "\nEASE lambda %g, profit gamma %g, re-ranker %s, cart order "
+                "%s (line order mix %.3f); train %.2f s, eval %.2f s\n"
+                "margins: benchmark assumed rates (BENCHMARK.md 1.8)",
+                r->ease_lambda, r->profit_gamma, r->reranker ? "on" : "off",
+                r->cart_order ? "read" : "ignored", r->line_order_mix,
+                r->train_s, r->eval_s);
 }
 
 int cw_cmd_eval(int argc, char **argv, struct cw_cli *cli)

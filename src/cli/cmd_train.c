@@ -31,10 +31,14 @@ static void print_result(const struct cw_cli *cli,
                     "{\"version\":%lld,\"items\":%u,\"customers\":%u,"
                     "\"baskets\":%lld,\"lines\":%lld,\"ease_lambda\":%g,"
                     "\"ease_items\":%u,\"default_margin_rate\":%g,"
+                    "\"reranker\":%s,\"profit_gamma\":%g,"
+                    "\"cart_order\":%s,\"line_order_mix\":%.4f,"
                     "\"currency\":",
                     (long long)r->info.version, r->items, r->customers,
                     (long long)r->baskets, (long long)r->lines, r->ease_lambda,
-                    r->ease_items, r->default_margin_rate);
+                    r->ease_items, r->default_margin_rate,
+                    r->reranker ? "true" : "false", r->profit_gamma,
+                    r->cart_order ? "true" : "false", r->line_order_mix);
         cw_buf_add_json_str(b, r->currency);
         cw_buf_addf(b, ",\"seconds\":%.3f,\"checksum\":\"%s\",\"file\":",
                     r->seconds, r->checksum);
@@ -44,10 +48,16 @@ static void print_result(const struct cw_cli *cli,
         cw_buf_addf(b,
                     "trained model version %lld: %u items, %u customers, "
                     "%lld baskets, EASE lambda %g, in %.2f s\n"
+                    "re-ranker %s, profit weight %g; the cart's line order "
+                    "is %s (%.0f%% of adjacent order lines come in their "
+                    "pair's less usual order)\n"
                     "wrote %s",
                     (long long)r->info.version, r->items, r->customers,
                     (long long)r->baskets, r->ease_lambda, r->seconds,
-                    r->info.path);
+                    r->reranker ? "on" : "off", r->profit_gamma,
+                    r->cart_order ? "read: the latest lines weigh most"
+                                  : "ignored: the orders' lines look sorted",
+                    100 * r->line_order_mix, r->info.path);
     }
 }
 

@@ -30,8 +30,14 @@
  *   7 4 x 6                                       cart item
  *                                              12 the shopper's history weight
  *                                              13 0 x log(1 + known cart items)
- * and its calibrated P(accept); the other candidates drop below them. None
- * reads the order of the cart's lines.
+ *  14..16 confidence from the latest, second and third latest known cart
+ *         lines (baskets with it and that item / baskets with that item)
+ * and its calibrated P(accept); the other candidates drop below them.
+ * Features 14..16 are 0 unless the model's training orders list their
+ * lines in the shoppers' order (meta.cart_order): a cart's lines are then
+ * read in the order they were added, and what was just added says most
+ * about what comes next (a shopper adds a lunch bag, then another design
+ * of it). Nothing else reads the order of the cart's lines.
  */
 #include <math.h>
 #include <stdio.h>
@@ -65,7 +71,8 @@ struct cw_scratch {
     uint32_t *aevco;  /* baskets with both (likewise) */
     float *ah;        /* the shopper's history weight */
     float *ahn;       /* the shopper's orders with it */
-    long cu;          /* the last request's customer, or -1 */
+    float (*aseq)[CW_MODEL_NSEQ]; /* confidence from the latest cart lines */
+    long cu;                      /* the last request's customer, or -1 */
     uint32_t *touched;
     size_t nt;
     struct cw__cand *cand;
@@ -81,6 +88,7 @@ struct cw_scratch {
     uint32_t ncart;  /* this request: known cart items */
     float lncart;    /* this request: log(1 + ncart) */
     int has_cart;    /* this request: some cart item is known */
+    int seq;         /* this request: aseq was written */
 };
 
 const char *cw_reason_code(enum cw_reason r)
@@ -108,6 +116,7 @@ struct cw_scratch *cw_scratch_new(const struct cw_model *m)
     s->aevco = cw_calloc(n, sizeof(*s->aevco));
     s->ah = cw_calloc(n, sizeof(*s->ah));
     s->ahn = cw_calloc(n, sizeof(*s->ahn));
+    s->aseq = cw_calloc(n, sizeof(*s->aseq));
     s->cu = -1;
     s->gstamp = cw_calloc((size_t)m->n_groups + 1, sizeof(*s->gstamp));
     s->touched = cw_malloc(n * sizeof(*s->touched));
@@ -161,6 +170,7 @@ void cw_scratch_free(struct cw_scratch *s)
     cw_free(s->aevco);
     cw_free(s->ah);
     cw_free(s->ahn);
+    cw_free(s->aseq);
     cw_free(s->gstamp);
     cw_free(s->touched);
     cw_free(s->cand);
@@ -187,13 +197,18 @@ static void next_request(const struct cw_model *m, struct cw_scratch *s)
         memset(s->seen, 0, n * sizeof(*s->seen));
         memset(s->as, 0, n * sizeof(*s->as));
         memset(s->amx, 0, n * sizeof(*s->amx));
+        if (s->seq)
+            memset(s->aseq, 0, n * sizeof(*s->aseq));
     } else {
         for (size_t t = 0; t < s->nt; t++) {
             uint32_t j = s->touched[t];
             s->seen[j] = 0;
             s->as[j] = s->amx[j] = 0;
         }
+        for (size_t t = 0; s->seq && t < s->nt; t++)
+            memset(s->aseq[s->touched[t]], 0, sizeof(*s->aseq));
     }
+    s->seq = 0;
     if (s->cu >= 0) {
         const struct cw_customer *c = &m->customers[s->cu];
         for (uint32_t x = 0; x < c->n_hist; x++) {
@@ -321,6 +336,19 @@ int cw__decide_candidates(const struct cw_model *m, struct cw_scratch *s,
         }
         s->nt = nt;
     }
+    /* what goes with the latest lines, whole neighbour lists */
+    if (m->meta.cart_order) {
+        s->seq = 1;
+        for (size_t b = 0; b < CW_MODEL_NSEQ && b < nc; b++) {
+            uint32_t ci = cart[nc - 1 - b], pop = m->items[ci].pop;
+            for (uint32_t x = m->nbr_off[ci]; pop && x < m->nbr_off[ci + 1];
+                 x++) {
+                const struct cw_nbr *nb = &m->nbrs[x];
+                touch(s, nb->item);
+                s->aseq[nb->item][b] = (float)nb->co / (float)pop;
+            }
+        }
+    }
     /* the shopper's history */
     long cu = cw_model_find_customer(m, req->customer);
     if (cu >= 0) {
@@ -392,6 +420,7 @@ void cw__cand_rank_raw(const struct cw_model *m, const struct cw_scratch *s,
                   : 0;
     r->mean = nc > 0 ? s->as[item] / nc : 0;
     r->lncart = s->lncart;
+    memcpy(r->seq, s->aseq[item], sizeof(r->seq));
 }
 
 void cw__rank_features(const float f[CW_MODEL_NFEAT], double z1,
@@ -412,6 +441,8 @@ void cw__rank_features(const float f[CW_MODEL_NFEAT], double z1,
     out[11] = x->mean;
     out[12] = f[2];
     out[13] = (float)z1 * x->lncart;
+    for (int b = 0; b < CW_MODEL_NSEQ; b++)
+        out[14 + b] = x->seq[b];
 }
 
 /* a ranks before b: the higher z, on a tie the lower item */

@@ -181,6 +181,8 @@ int cw_eval_run(const struct cw_dataset *ds, const struct cw_eval_opts *opts,
     out->ease_lambda = m.meta.ease_lambda;
     out->profit_gamma = m.meta.profit_gamma;
     out->reranker = m.meta.rank_n > 0;
+    out->cart_order = (int)m.meta.cart_order;
+    out->line_order_mix = m.meta.line_order_mix;
 
     struct cw_scratch *s = cw_scratch_new(&m);
     struct cw_decision *d = cw_malloc(sizeof(*d));

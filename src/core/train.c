@@ -55,6 +55,8 @@ struct settings {
     double gamma, floor;
     uint32_t rank_n;
     double rank_w[CW_MODEL_NRANK], rank_a, rank_b;
+    uint32_t cart_order;
+    double line_order_mix;
 };
 
 /* Default acceptance weights: item-model score and history count, a little
@@ -794,6 +796,8 @@ static int build(struct cw_model *out, const struct cw_train_input *in,
         mp.meta.relevance_floor = st->floor;
         mp.meta.rank_n = st->rank_n;
         mp.meta.n_recent = n_recent;
+        mp.meta.cart_order = st->cart_order;
+        mp.meta.line_order_mix = st->line_order_mix;
         memcpy(mp.meta.rank_w, st->rank_w, sizeof(st->rank_w));
         mp.meta.rank_a = st->rank_a;
         mp.meta.rank_b = st->rank_b;
@@ -849,6 +853,51 @@ static int build(struct cw_model *out, const struct cw_train_input *in,
     baskets_release(&bk);
     universe_release(&u);
     return rc;
+}
+
+/* ---- the order of an order's lines ------------------------------------ */
+
+#define ORDER_PAIRS_MAX 4000000 /* adjacent line pairs looked at, at most */
+#define ORDER_MIX_MIN 0.05
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Of the adjacent line pairs of the latest training orders (distinct
+ * items), the share that come in their item pair's less usual order: 0
+ * when every order lists its lines by one fixed key (an export sorted by
+ * aisle or sku), which then says nothing of the order a shopper chose
+ * them in; well above 0 when lines come as shoppers added them. */
+static double line_order_mix(const struct cw_train_input *in)
+{
+    const struct cw_dataset *ds = in->ds;
+    uint64_t *pair = cw_malloc(sizeof(*pair) * (ORDER_PAIRS_MAX + 1));
+    size_t np = 0;
+    for (size_t k = in->n_baskets; k-- > 0 && np < ORDER_PAIRS_MAX;) {
+        uint32_t b = in->baskets[k];
+        for (size_t li = ds->b_off[b] + 1;
+             li < ds->b_off[b + 1] && np < ORDER_PAIRS_MAX; li++) {
+            uint64_t x = ds->l_item[ds->b_line[li - 1]];
+            uint64_t y = ds->l_item[ds->b_line[li]];
+            if (x != y) /* key: the pair, then which comes first */
+                pair[np++] = x < y ? x << 33 | y << 1 : y << 33 | x << 1 | 1;
+        }
+    }
+    qsort(pair, np, sizeof(*pair), cmp_u64);
+    size_t minority = 0;
+    for (size_t i = 0; i < np;) {
+        size_t j = i, first = 0;
+        for (; j < np && pair[j] >> 1 == pair[i] >> 1; j++)
+            first += !(pair[j] & 1);
+        size_t second = (j - i) - first;
+        minority += first < second ? first : second;
+        i = j;
+    }
+    cw_free(pair);
+    return np ? (double)minority / (double)np : 0;
 }
 
 /* ---- tuning ------------------------------------------------------------ */
@@ -1527,7 +1576,8 @@ static int rrows_fit(const struct rrows *t, double w[CW_MODEL_NRANK])
  * few thousand carts, and it has to earn its place on carts it has not
  * seen. (With a bare "better", Groceries once took a re-ranker that cost
  * it a sixth of its hits on the test split.) Then fitted on every fold (v0: the
- * latest one's order-free cases) and calibrated (Platt) on them. */
+ * latest one's cases of the kind the older ones gave) and calibrated
+ * (Platt) on them. */
 static void fit_reranker(struct rrows *ta, struct rrows *tc,
                          const struct vset *v0, const struct vset *vlast,
                          struct settings *st)
@@ -1571,7 +1621,8 @@ static void fit_reranker(struct rrows *ta, struct rrows *tc,
 }
 
 /* The validation fold f's cases (see fit_reranker): order-free ones into
- * vfree, the benchmark's into vlast when it is given. */
+ * vfree, the benchmark's (hidden: the last line) into vlast, each when it
+ * is given. */
 static int fold_cases(struct vset *vfree, struct vset *vlast,
                       const struct cw_train_input *in,
                       const struct cw_train_params *p,
@@ -1579,7 +1630,8 @@ static int fold_cases(struct vset *vfree, struct vset *vlast,
 {
     size_t nb = in->n_baskets, from = nb * (size_t)(9 - f) / 10,
            to = nb * (size_t)(10 - f) / 10;
-    memset(vfree, 0, sizeof(*vfree));
+    if (vfree)
+        memset(vfree, 0, sizeof(*vfree));
     if (vlast)
         memset(vlast, 0, sizeof(*vlast));
     if (from < 10 || to - from < 10)
@@ -1590,7 +1642,8 @@ static int fold_cases(struct vset *vfree, struct vset *vlast,
     int rc = build(&sub, &sub_in, p, st, err);
     if (rc)
         return rc;
-    collect(vfree, &sub, in, from, to, 1);
+    if (vfree)
+        collect(vfree, &sub, in, from, to, 1);
     if (vlast)
         collect(vlast, &sub, in, from, to, 0);
     cw_model_release(&sub);
@@ -1612,12 +1665,17 @@ int cw_train(struct cw_model *out, const struct cw_train_input *in,
     st.floor = 0.25;
     st.lambda = p->ease_lambda > 0 ? p->ease_lambda : 100;
     size_t nb = in->n_baskets, split = nb * 9 / 10;
+    /* whether the cart's order can say anything (see decide.c) */
+    st.line_order_mix = line_order_mix(in);
+    st.cart_order = st.line_order_mix >= ORDER_MIX_MIN;
     if (p->tune && split >= 10 && nb - split >= 10) {
         if (p->ease_lambda <= 0)
             st.lambda = tune_lambda(in, p, split);
         /* the latest validation fold, order-free and as the benchmark
          * hides; the older folds only teach the re-ranker, and only their
-         * top rows are kept */
+         * top rows are kept. The re-ranker learns from order-free carts,
+         * unless the cart's order counts: then from carts whose next item
+         * is the order's last line, which is what a live cart asks. */
         struct vset v0, vlast;
         int rc = fold_cases(&v0, &vlast, in, p, &st, 0, err);
         if (rc < 0)
@@ -1627,7 +1685,8 @@ int cw_train(struct cw_model *out, const struct cw_train_input *in,
             struct rrows ta = {0}, tc = {0};
             for (int f = 1; f < VAL_FOLDS && !rc; f++) {
                 struct vset v;
-                rc = fold_cases(&v, NULL, in, p, &st, f, err);
+                rc = st.cart_order ? fold_cases(NULL, &v, in, p, &st, f, err)
+                                   : fold_cases(&v, NULL, in, p, &st, f, err);
                 if (!rc) {
                     rrows_add(&ta, &v, &st, 0);
                     rrows_add(&tc, &v, &st, 1);
@@ -1635,7 +1694,8 @@ int cw_train(struct cw_model *out, const struct cw_train_input *in,
                 vset_release(&v);
             }
             if (rc >= 0 && ta.n_cases)
-                fit_reranker(&ta, &tc, &v0, &vlast, &st);
+                fit_reranker(&ta, &tc, st.cart_order ? &vlast : &v0, &vlast,
+                             &st);
             rrows_release(&ta);
             rrows_release(&tc);
             if (rc >= 0)

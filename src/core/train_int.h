@@ -41,6 +41,8 @@ struct cw__rank_raw {
                      with that item */
     float mean;   /* item-model score / known cart items */
     float lncart; /* log(1 + known cart items) */
+    float seq[CW_MODEL_NSEQ]; /* confidence from the latest cart lines
+                                 (baskets with both / with that line's) */
 };
 void cw__cand_rank_raw(const struct cw_model *m, const struct cw_scratch *s,
                        uint32_t item, struct cw__rank_raw *r);

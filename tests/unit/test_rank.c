@@ -120,7 +120,8 @@ static void test_rank_select_order_ties_cap(void **state)
 static void test_rank_features_layout(void **state)
 {
     const float f[CW_MODEL_NFEAT] = {0.5f, 0.25f, 0.1f, 0.7f, -1.0f, 0.02f};
-    struct cw__rank_raw x = {3, 0.4f, 0.8f, -2.0f, 0.3f, 0.125f, 1.5f};
+    struct cw__rank_raw x = {3,    0.4f,   0.8f, -2.0f,
+                             0.3f, 0.125f, 1.5f, {0.5f, 0.25f, 0.0625f}};
     float r[CW_MODEL_NRANK];
     cw__rank_features(f, -2.5, &x, r);
     assert_float_equal(r[0], -2.5, 1e-6);
@@ -137,6 +138,9 @@ static void test_rank_features_layout(void **state)
     assert_float_equal(r[11], 0.125, 1e-6); /* score per cart item */
     assert_float_equal(r[12], 0.1, 1e-6);   /* history weight */
     assert_float_equal(r[13], -2.5 * 1.5, 1e-5);
+    assert_float_equal(r[14], 0.5, 0); /* the latest cart lines */
+    assert_float_equal(r[15], 0.25, 0);
+    assert_float_equal(r[16], 0.0625, 0);
     x.hn = 0; /* never bought */
     cw__rank_features(f, 1, &x, r);
     assert_float_equal(r[4], 0, 0);
@@ -214,8 +218,10 @@ static void test_trend_and_cart_evidence(void **state)
     cw_dataset_release(&ds);
 }
 
-/* The decision reads no order of the cart's lines: every permutation of
- * a cart gets the same add-ons, probabilities and evidence. */
+/* A model trained on orders that all list their lines in one order (A<k>
+ * before B<k> before N<r>, as an export sorted by sku would) reads no order
+ * of the cart's lines: every permutation of a cart gets the same add-ons,
+ * probabilities and evidence. */
 static void test_decision_ignores_line_order(void **state)
 {
     struct cw_dataset ds;
@@ -226,6 +232,8 @@ static void test_decision_ignores_line_order(void **state)
     p.now = 1700000000;
     struct cw_model m;
     tu_train(&m, &in, &p);
+    assert_int_equal(m.meta.cart_order, 0);
+    assert_true(m.meta.line_order_mix == 0);
     struct cw_scratch *s = cw_scratch_new(&m);
     struct cw_decision *d0 = cw_malloc(sizeof(*d0)),
                        *d1 = cw_malloc(sizeof(*d1));
@@ -255,6 +263,107 @@ static void test_decision_ignores_line_order(void **state)
     }
     cw_free(d0);
     cw_free(d1);
+    cw_scratch_free(s);
+    cw_model_release(&m);
+    cw_dataset_release(&ds);
+}
+
+/* The share of adjacent line pairs in their pair's less usual order:
+ * X-Y comes twice, Y-X once, X-Z once, and a repeated line is no pair. */
+static void test_line_order_mix(void **state)
+{
+    struct cw_dataset ds;
+    cw_dataset_init(&ds);
+    static const char *lines[][3] = {
+        {"X", "Y", NULL}, {"X", "Y", "Y"}, {"Y", "X", NULL}, {"X", "Z", NULL}};
+    for (int b = 0; b < 4; b++) {
+        char id[8], ts[32];
+        snprintf(id, sizeof(id), "b%d", b);
+        snprintf(ts, sizeof(ts), "2021-01-01 00:00:0%d", b);
+        for (int l = 0; l < 3 && lines[b][l]; l++)
+            assert_int_equal(
+                cw_dataset_add(&ds, id, NULL, ts, lines[b][l], 1, 1.0, NAN), 0);
+    }
+    cw_dataset_finish(&ds);
+    struct cw_train_input in = tu_input(&ds);
+    struct cw_train_params p = tu_params_fixed(10);
+    struct cw_model m;
+    tu_train(&m, &in, &p);
+    assert_float_equal(m.meta.line_order_mix, 1.0 / 4, 1e-12);
+    assert_int_equal(m.meta.cart_order, 1);
+    cw_model_release(&m);
+    cw_dataset_release(&ds);
+}
+
+/*
+ * Orders that list their lines as shoppers added them: five of eight
+ * items A<k> in a random order, then B<k>, the partner of the latest A.
+ * The whole cart backs the partners of all five alike; only the order of
+ * its lines tells them apart, and the model learns to read it.
+ */
+static void test_decision_reads_latest_lines(void **state)
+{
+    enum { NB = 1200, NP = 8, NA = 5 };
+    struct cw_dataset ds;
+    cw_dataset_init(&ds);
+    uint32_t seed = 7;
+    for (int i = 0; i < NB; i++) {
+        char id[16], ts[32], sku[8];
+        unsigned a[NP];
+        for (unsigned x = 0; x < NP; x++) /* a random order of the A's */
+            a[x] = x;
+        for (unsigned x = NP - 1; x > 0; x--) {
+            unsigned y = tu_rand(&seed) % (x + 1), t = a[x];
+            a[x] = a[y];
+            a[y] = t;
+        }
+        snprintf(id, sizeof(id), "b%04d", i);
+        snprintf(ts, sizeof(ts), "2021-01-01 %02d:%02d:%02d", i / 3600,
+                 i / 60 % 60, i % 60);
+        const char *cu = i % 2 ? "c1" : NULL;
+        for (int x = 0; x < NA; x++) {
+            snprintf(sku, sizeof(sku), "A%u", a[x]);
+            assert_int_equal(cw_dataset_add(&ds, id, cu, ts, sku, 1, 2.0, NAN),
+                             0);
+        }
+        snprintf(sku, sizeof(sku), "B%u", a[NA - 1]);
+        assert_int_equal(cw_dataset_add(&ds, id, cu, ts, sku, 1, 1.0, NAN), 0);
+    }
+    cw_dataset_finish(&ds);
+    struct cw_train_input in = tu_input(&ds);
+    struct cw_train_params p;
+    cw_train_params_default(&p);
+    p.now = 1700000000;
+    struct cw_model m;
+    tu_train(&m, &in, &p);
+    assert_int_equal(m.meta.cart_order, 1);
+    /* A-A pairs come both ways (about half the time the less usual way),
+     * A-B pairs one way: about 2 in 5 */
+    assert_true(m.meta.line_order_mix > 0.3 && m.meta.line_order_mix < 0.5);
+    assert_true(m.meta.rank_n > 0);
+    struct cw_scratch *s = cw_scratch_new(&m);
+    struct cw_decision *d = cw_malloc(sizeof(*d));
+    for (unsigned j = 0; j < NP; j++) {
+        char sku[NA][8], first[8], last[8];
+        struct cw_cart_line cart[NA];
+        for (unsigned x = 0; x < NA; x++) {
+            snprintf(sku[x], sizeof(sku[x]), "A%u", (j + 3 * x) % NP);
+            cart[x] = (struct cw_cart_line){sku[x], 1, CW_MONEY_UNKNOWN};
+        }
+        snprintf(first, sizeof(first), "B%u", j);
+        snprintf(last, sizeof(last), "B%u", (j + 3 * (NA - 1)) % NP);
+        struct cw_decide_req req = {cart, NA, NULL, CW_PLACE_CART, 3, 0};
+        assert_int_equal(cw_decide(&m, s, &req, d, NULL), 0);
+        assert_true(d->n_addons >= 1);
+        assert_int_equal(d->addons[0].item, tu_item(&m, last));
+        /* the same cart, added the other way round */
+        for (unsigned x = 0; x < NA; x++)
+            cart[x].sku = sku[NA - 1 - x];
+        assert_int_equal(cw_decide(&m, s, &req, d, NULL), 0);
+        assert_true(d->n_addons >= 1);
+        assert_int_equal(d->addons[0].item, tu_item(&m, first));
+    }
+    cw_free(d);
     cw_scratch_free(s);
     cw_model_release(&m);
     cw_dataset_release(&ds);
@@ -412,6 +521,8 @@ int main(void)
         TU_TEST(test_val_hidden_order_free),
         TU_TEST(test_paired_z),
         TU_TEST(test_decision_ignores_line_order),
+        TU_TEST(test_line_order_mix),
+        TU_TEST(test_decision_reads_latest_lines),
         TU_TEST(test_order_counts_and_repeat_rates),
         TU_TEST(test_oversized_reranker_refused),
     };
