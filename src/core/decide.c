@@ -452,27 +452,52 @@ static inline int ranks_before(const struct cw__cand *a,
     return a->z > b->z || (a->z == b->z && a->item < b->item);
 }
 
+/* Restores the heap order of h (its root is the candidate that ranks
+ * last) below position x. */
+static void sift_down(const struct cw__cand *c, int *h, int nh, int x)
+{
+    for (;;) {
+        int l = 2 * x + 1, r = l + 1, w = x;
+        if (l < nh && ranks_before(&c[h[w]], &c[h[l]]))
+            w = l;
+        if (r < nh && ranks_before(&c[h[w]], &c[h[r]]))
+            w = r;
+        if (w == x)
+            return;
+        int t = h[x];
+        h[x] = h[w];
+        h[w] = t;
+        x = w;
+    }
+}
+
 int cw__rank_select(const struct cw__cand *c, int n, unsigned top_n, int *top)
 {
-    int nt = 0;
     if (top_n > CW_RANK_MAX)
         top_n = CW_RANK_MAX;
-    if (top_n == 0)
+    int k = (int)top_n < n ? (int)top_n : n;
+    if (k <= 0)
         return 0;
-    /* the last of a full list, in a local: most candidates are compared
-     * with it alone and go */
-    struct cw__cand last = {0, 0};
-    for (int i = 0; i < n; i++) {
-        const struct cw__cand ci = c[i];
-        if (nt == (int)top_n && !ranks_before(&ci, &last))
+    /* a heap of the best k so far, the one that ranks last at its root:
+     * most candidates are compared with the root alone and go */
+    for (int i = 0; i < k; i++)
+        top[i] = i;
+    for (int x = k / 2 - 1; x >= 0; x--)
+        sift_down(c, top, k, x);
+    for (int i = k; i < n; i++) {
+        if (!ranks_before(&c[i], &c[top[0]]))
             continue;
-        int x = nt < (int)top_n ? nt++ : nt - 1;
-        for (; x > 0 && ranks_before(&ci, &c[top[x - 1]]); x--)
-            top[x] = top[x - 1];
-        top[x] = i;
-        last = c[top[nt - 1]];
+        top[0] = i;
+        sift_down(c, top, k, 0);
     }
-    return nt;
+    /* heap sort: the root (last) goes to the end, best first remains */
+    for (int nh = k - 1; nh > 0; nh--) {
+        int t = top[0];
+        top[0] = top[nh];
+        top[nh] = t;
+        sift_down(c, top, nh, 0);
+    }
+    return k;
 }
 
 /* Re-ranks the best rank_n candidates (see the top of the file): they get

@@ -1336,7 +1336,9 @@ static void fit_acceptance(const struct vset *vlast, const struct vset *vfree,
 
 /* ---- the re-ranker -------------------------------------------------- */
 
-#define RANK_N 20    /* candidates re-ranked per decision */
+/* candidates re-ranked per decision: chosen on validation among these */
+static const unsigned rank_pools[] = {25, 50, 100};
+#define RANK_N_MAX CW_RANK_MAX
 #define RANK_L2 10.0 /* ridge on the standardized weights */
 #define RANK_MIN_POS 20
 #define GATE_Z 1.0
@@ -1358,26 +1360,22 @@ static void rrows_release(struct rrows *t)
     memset(t, 0, sizeof(*t));
 }
 
-/* Appends the RANK_N best rows (by the acceptance model under st) of every
- * case of v whose hidden item is among them (only those can teach the
- * re-ranker's ranking anything), or of every case with all set (what its
- * calibration must see: most carts' next item is not among them). */
+/* Appends the RANK_N_MAX best rows (by the acceptance model under st) of
+ * every case of v, best first: the cases whose hidden item is among a
+ * pool's rows teach the re-ranker its ranking, and all of them its
+ * calibration (most carts' next item is not among them). */
 static void rrows_add(struct rrows *t, const struct vset *v,
-                      const struct settings *st, int all)
+                      const struct settings *st)
 {
     double *z = cw_malloc((v->n + 1) * sizeof(*z));
     stage1_z(v, st->feat_w, z);
     struct cw__cand *tmp = cw_malloc(max_case(v) * sizeof(*tmp));
     for (size_t k = 0; k < v->n_cases; k++) {
         size_t a = v->start[k], e = v->start[k + 1];
-        int n = (int)(e - a), top[CW_RANK_MAX], pos = 0;
+        int n = (int)(e - a), top[CW_RANK_MAX];
         for (int x = 0; x < n; x++)
             tmp[x] = (struct cw__cand){v->item[a + x], z[a + x]};
-        int nt = cw__rank_select(tmp, n, RANK_N, top);
-        for (int x = 0; x < nt; x++)
-            pos += v->y[a + (size_t)top[x]];
-        if (!pos && !all)
-            continue;
+        int nt = cw__rank_select(tmp, n, RANK_N_MAX, top);
         if (!t->n_cases) {
             CW_GROW(t->start, t->scap, 1);
             t->start[0] = t->n;
@@ -1555,69 +1553,120 @@ int cw__fit_clogit(const float (*r)[CW_MODEL_NRANK], const uint8_t *y,
     return 0;
 }
 
-static int rrows_fit(const struct rrows *t, double w[CW_MODEL_NRANK])
+/* The best pool rows of each case of t (rows are kept best first), of
+ * every case, or (pos_only) of those whose hidden item is among them: what
+ * a re-ranker of pool candidates learns from. */
+static void rrows_top(const struct rrows *t, unsigned pool, int pos_only,
+                      struct rrows *out)
 {
-    size_t pos = 0;
-    for (size_t i = 0; i < t->n; i++)
-        pos += t->y[i];
-    if (pos < RANK_MIN_POS)
-        return -1;
-    return cw__fit_clogit((const float(*)[CW_MODEL_NRANK])t->r, t->y, t->start,
-                          t->n_cases, RANK_L2, w);
+    memset(out, 0, sizeof(*out));
+    CW_GROW(out->start, out->scap, t->n_cases + 1);
+    out->start[0] = 0;
+    for (size_t k = 0; k < t->n_cases; k++) {
+        size_t a = t->start[k], e = t->start[k + 1];
+        if (e - a > pool)
+            e = a + pool;
+        int pos = 0;
+        for (size_t i = a; i < e; i++)
+            pos |= t->y[i];
+        if (pos_only && !pos)
+            continue;
+        if (out->n + (e - a) > out->cap) {
+            size_t cap = out->cap;
+            CW_GROW(out->r, cap, out->n + (e - a));
+            out->y = cw_realloc(out->y, cap * sizeof(*out->y));
+            out->cap = cap;
+        }
+        memcpy(out->r + out->n, t->r + a, (e - a) * sizeof(*t->r));
+        memcpy(out->y + out->n, t->y + a, (e - a) * sizeof(*t->y));
+        out->n += e - a;
+        out->start[++out->n_cases] = out->n;
+    }
 }
 
-/* The re-ranker: a conditional logit fitted on the order-free cases of
- * the validation folds (fold f: the carts after the first (9 - f) / 10 of
- * the training orders, scored by a model of those), and kept only if,
- * fitted on the older folds alone (their top rows in ta, every case's in
- * tc), it ranks the benchmark's cases of the latest fold (vlast) better
- * than the acceptance model does by more than a standard error (paired
- * over the cases: GATE_Z): a re-ranker is a dozen weights learned from a
- * few thousand carts, and it has to earn its place on carts it has not
- * seen. (With a bare "better", Groceries once took a re-ranker that cost
- * it a sixth of its hits on the test split.) Then fitted on every fold (v0: the
- * latest one's cases of the kind the older ones gave) and calibrated
- * (Platt) on them. */
-static void fit_reranker(struct rrows *ta, struct rrows *tc,
-                         const struct vset *v0, const struct vset *vlast,
-                         struct settings *st)
+/* Fits the re-ranker of pool candidates on t's rows (see rrows_top). */
+static int rrows_fit(const struct rrows *t, unsigned pool,
+                     double w[CW_MODEL_NRANK])
 {
-    double w[CW_MODEL_NRANK];
-    if (rrows_fit(ta, w))
-        return;
+    struct rrows s;
+    rrows_top(t, pool, 1, &s);
+    size_t pos = 0;
+    for (size_t i = 0; i < s.n; i++)
+        pos += s.y[i];
+    int rc = pos < RANK_MIN_POS
+                 ? -1
+                 : cw__fit_clogit((const float(*)[CW_MODEL_NRANK])s.r, s.y,
+                                  s.start, s.n_cases, RANK_L2, w);
+    rrows_release(&s);
+    return rc;
+}
+
+/* The re-ranker: a conditional logit fitted on the validation folds' cases
+ * (fold f: the carts after the first (9 - f) / 10 of the training orders,
+ * scored by a model of those), and kept only if, fitted on the older folds
+ * alone (t: their best rows), it ranks the benchmark's cases of the latest
+ * fold (vlast) better than the acceptance model does by more than a
+ * standard error (paired over the cases: GATE_Z): a re-ranker is a dozen
+ * weights learned from a few thousand carts, and it has to earn its place
+ * on carts it has not seen. (With a bare "better", Groceries once took a
+ * re-ranker that cost it a sixth of its hits on the test split.) How many
+ * candidates it re-ranks is chosen there too: the smallest pool within a
+ * standard error of the one that ranks vlast best (a larger pool costs
+ * every decision time). Then it is fitted on every fold (v0: the latest one's
+ * cases of the kind the older ones gave) and calibrated (Platt) on all their
+ * rows. */
+static void fit_reranker(struct rrows *t, const struct vset *v0,
+                         const struct vset *vlast, struct settings *st)
+{
+    enum { NP = sizeof(rank_pools) / sizeof(*rank_pools) };
+    size_t nc = vlast->n_cases;
     double *z = cw_malloc((vlast->n + 1) * sizeof(*z));
-    double *h1 = cw_malloc((vlast->n_cases + 1) * sizeof(*h1));
-    double *h2 = cw_malloc((vlast->n_cases + 1) * sizeof(*h2));
-    double hr1, hr2, mc;
+    double *h1 = cw_malloc((nc + 1) * sizeof(*h1));
+    double *h = cw_malloc((nc + 1) * NP * sizeof(*h)); /* hits by pool */
+    double hr1, hr[NP], mc;
+    int ok[NP], top = -1;
     stage1_z(vlast, st->feat_w, z);
     score_gamma(vlast, z, 0, 0, &hr1, &mc, NULL, h1);
-    struct settings trial = *st;
-    trial.rank_n = RANK_N;
-    memcpy(trial.rank_w, w, sizeof(w));
-    trial.rank_a = 0;
-    trial.rank_b = 1;
-    final_z(vlast, &trial, z);
-    score_gamma(vlast, z, 0, 0, &hr2, &mc, NULL, h2);
-    double zs = cw__paired_z(h2, h1, vlast->n_cases);
+    for (int q = 0; q < NP; q++) {
+        struct settings trial = *st;
+        ok[q] = !rrows_fit(t, rank_pools[q], trial.rank_w);
+        if (!ok[q])
+            continue;
+        trial.rank_n = rank_pools[q];
+        trial.rank_a = 0;
+        trial.rank_b = 1;
+        final_z(vlast, &trial, z);
+        score_gamma(vlast, z, 0, 0, &hr[q], &mc, NULL, h + q * nc);
+        ok[q] = cw__paired_z(h + q * nc, h1, nc) > GATE_Z;
+        if (ok[q] && (top < 0 || hr[q] > hr[top]))
+            top = q;
+    }
+    unsigned best = 0;
+    for (int q = 0; top >= 0 && q <= top && !best; q++)
+        if (ok[q] && cw__paired_z(h + q * nc, h + top * nc, nc) > -GATE_Z)
+            best = rank_pools[q];
     cw_free(z);
     cw_free(h1);
-    cw_free(h2);
-    if (!(zs > GATE_Z))
+    cw_free(h);
+    double w[CW_MODEL_NRANK];
+    if (!best)
         return;
-    rrows_add(ta, v0, st, 0); /* every fold */
-    rrows_add(tc, v0, st, 1);
-    if (rrows_fit(ta, w))
+    rrows_add(t, v0, st); /* every fold */
+    if (rrows_fit(t, best, w))
         return;
-    double *x = cw_malloc((tc->n + 1) * sizeof(*x));
-    for (size_t i = 0; i < tc->n; i++) {
+    struct rrows all;
+    rrows_top(t, best, 0, &all);
+    double *x = cw_malloc((all.n + 1) * sizeof(*x));
+    for (size_t i = 0; i < all.n; i++) {
         x[i] = 0;
         for (int d = 0; d < CW_MODEL_NRANK; d++)
-            x[i] += w[d] * tc->r[i][d];
+            x[i] += w[d] * all.r[i][d];
     }
-    st->rank_n = RANK_N;
+    st->rank_n = best;
     memcpy(st->rank_w, w, sizeof(w));
-    cw__fit_platt(x, tc->y, tc->n, &st->rank_a, &st->rank_b);
+    cw__fit_platt(x, all.y, all.n, &st->rank_a, &st->rank_b);
     cw_free(x);
+    rrows_release(&all);
 }
 
 /* The validation fold f's cases (see fit_reranker): order-free ones into
@@ -1682,22 +1731,18 @@ int cw_train(struct cw_model *out, const struct cw_train_input *in,
             return rc;
         if (!rc && positives(&vlast) >= 20 && positives(&v0) >= 20) {
             fit_acceptance(&vlast, &v0, &st);
-            struct rrows ta = {0}, tc = {0};
+            struct rrows t = {0};
             for (int f = 1; f < VAL_FOLDS && !rc; f++) {
                 struct vset v;
                 rc = st.cart_order ? fold_cases(NULL, &v, in, p, &st, f, err)
                                    : fold_cases(&v, NULL, in, p, &st, f, err);
-                if (!rc) {
-                    rrows_add(&ta, &v, &st, 0);
-                    rrows_add(&tc, &v, &st, 1);
-                }
+                if (!rc)
+                    rrows_add(&t, &v, &st);
                 vset_release(&v);
             }
-            if (rc >= 0 && ta.n_cases)
-                fit_reranker(&ta, &tc, st.cart_order ? &vlast : &v0, &vlast,
-                             &st);
-            rrows_release(&ta);
-            rrows_release(&tc);
+            if (rc >= 0 && t.n_cases)
+                fit_reranker(&t, st.cart_order ? &vlast : &v0, &vlast, &st);
+            rrows_release(&t);
             if (rc >= 0)
                 tune_selection(&vlast, &st);
         }

@@ -49,7 +49,7 @@ void cw__cand_rank_raw(const struct cw_model *m, const struct cw_scratch *s,
 
 /* The re-ranker (decide.c): at most CW_RANK_MAX candidates are re-ranked;
  * the others drop CW_RANK_DEMOTE in linear score. */
-#define CW_RANK_MAX 64
+#define CW_RANK_MAX 100
 #define CW_RANK_DEMOTE 1000.0
 
 /* The re-ranker's features of a candidate from its acceptance features f,
