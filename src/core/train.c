@@ -1662,9 +1662,29 @@ static void fit_reranker(struct rrows *t, const struct vset *v0,
         for (int d = 0; d < CW_MODEL_NRANK; d++)
             x[i] += w[d] * all.r[i][d];
     }
+    /* calibrated on what a decision shows: each case's best
+     * CW_DECIDE_MAX rows by the re-ranker (fitted on all of a pool's rows,
+     * P came out half the accept rate of the add-ons shown) */
+    double *cx = cw_malloc((all.n + 1) * sizeof(*cx));
+    uint8_t *cy = cw_malloc(all.n + 1);
+    struct cw__cand tmp[CW_RANK_MAX];
+    size_t cn = 0;
+    for (size_t k = 0; k < all.n_cases; k++) {
+        size_t a = all.start[k];
+        int n = (int)(all.start[k + 1] - a), shown[CW_DECIDE_MAX];
+        for (int i = 0; i < n; i++)
+            tmp[i] = (struct cw__cand){(uint32_t)i, x[a + (size_t)i]};
+        int ns = cw__rank_select(tmp, n, CW_DECIDE_MAX, shown);
+        for (int i = 0; i < ns; i++) {
+            cx[cn] = x[a + (size_t)shown[i]];
+            cy[cn++] = all.y[a + (size_t)shown[i]];
+        }
+    }
     st->rank_n = best;
     memcpy(st->rank_w, w, sizeof(w));
-    cw__fit_platt(x, all.y, all.n, &st->rank_a, &st->rank_b);
+    cw__fit_platt(cx, cy, cn, &st->rank_a, &st->rank_b);
+    cw_free(cx);
+    cw_free(cy);
     cw_free(x);
     rrows_release(&all);
 }
