@@ -51,6 +51,28 @@ struct cw_model_info {
 
 #define CW_STORE_DECISIONS_MAX 100000
 
+/* One record of a batch of writes (put_batch): its kind says which put_* it
+ * goes to. */
+enum cw_store_kind {
+    CW_STORE_PRODUCT,
+    CW_STORE_ORDER,
+    CW_STORE_LINE,
+    CW_STORE_RETURN,
+};
+
+struct cw_store_put {
+    enum cw_store_kind kind;
+    union {
+        const struct cw_product_rec *product;
+        const struct cw_order_rec *order;
+        const struct cw_line_rec *line;
+        const struct cw_return_rec *ret;
+    } rec;     /* borrowed for the call */
+    int added; /* set by put_batch: what the record's put_* returns, 1/0 */
+};
+
+#define CW_STORE_BATCH_MAX 10000
+
 struct cw_store_ops {
     const char *name; /* "sqlite", "postgres" */
     void (*close)(struct cw_store *s);
@@ -66,6 +88,20 @@ struct cw_store_ops {
                     struct cw_buf *err);
     int (*put_return)(struct cw_store *s, const struct cw_return_rec *r,
                       struct cw_buf *err);
+    /* Writes the n records of p in their order with the semantics of n
+     * calls of their put_* (a record sees the ones before it; duplicates,
+     * in the store or in the batch, are not added twice), each p[i].added
+     * set to what that put returns, in as few round trips as the backend
+     * can: PostgreSQL sends the whole batch before reading any answer, so
+     * a batch costs one round trip, not n. The batch is checked whole
+     * before any of it is written; a write that fails fails the caller's
+     * transaction (see the top) or, outside one, leaves nothing of the
+     * batch. Returns how many were added, or a negative CW_E* with err
+     * naming the record as its put_* does and *failed its index (n when
+     * no one record failed: the connection, the commit of its own
+     * transaction). n at most CW_STORE_BATCH_MAX. */
+    int (*put_batch)(struct cw_store *s, struct cw_store_put *p, size_t n,
+                     size_t *failed, struct cw_buf *err);
 
     /* Visit every record; a non-zero return from cb stops and is returned.
      * Lines come ordered by (order ts, order id, line_no). */

@@ -121,6 +121,39 @@ int cw__store_check_return(const struct cw_return_rec *r, struct cw_buf *err)
     return 0;
 }
 
+static int check_put(const struct cw_store_put *p, size_t i, struct cw_buf *err)
+{
+    switch (p->kind) {
+    case CW_STORE_PRODUCT:
+        return cw__store_check_product(p->rec.product, err);
+    case CW_STORE_ORDER:
+        return cw__store_check_order(p->rec.order, err);
+    case CW_STORE_LINE:
+        return cw__store_check_line(p->rec.line, err);
+    case CW_STORE_RETURN:
+        return cw__store_check_return(p->rec.ret, err);
+    }
+    return cw_err(err, CW_EINVAL, "record %zu of a batch: unknown kind %d", i,
+                  (int)p->kind);
+}
+
+int cw__store_check_batch(const struct cw_store_put *p, size_t n,
+                          size_t *failed, struct cw_buf *err)
+{
+    *failed = n;
+    if (n > CW_STORE_BATCH_MAX)
+        return cw_err(err, CW_EINVAL, "%zu records at once, at most %d", n,
+                      CW_STORE_BATCH_MAX);
+    for (size_t i = 0; i < n; i++) {
+        int code = check_put(&p[i], i, err);
+        if (code) {
+            *failed = i;
+            return code;
+        }
+    }
+    return 0;
+}
+
 static const char *const event_types[] = {
 #define EVENT_NAME(e, name) name,
     CW_EVENT_TYPES(EVENT_NAME)

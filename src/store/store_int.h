@@ -23,6 +23,11 @@ int cw__store_check_order(const struct cw_order_rec *o, struct cw_buf *err);
 int cw__store_check_line(const struct cw_line_rec *l, struct cw_buf *err);
 int cw__store_check_return(const struct cw_return_rec *r, struct cw_buf *err);
 int cw__store_check_event(const struct cw_event_rec *e, struct cw_buf *err);
+/* All n of p, by kind, as the checks above (a batch is checked whole
+ * before any is written); *failed is the first bad record's index, or n
+ * when n is over CW_STORE_BATCH_MAX. */
+int cw__store_check_batch(const struct cw_store_put *p, size_t n,
+                          size_t *failed, struct cw_buf *err);
 /* All n of d (a batch is checked whole before any is written). */
 int cw__store_check_decisions(const struct cw_decision_rec *d, size_t n,
                               struct cw_buf *err);

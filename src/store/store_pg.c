@@ -10,6 +10,11 @@
  *   constant commands (BEGIN, SAVEPOINT, the scans' cursors) are PQexec'd;
  *   a batch of decisions is one multi-row INSERT of placeholders
  *   (PQexecParams: its row count varies).
+ * - A batch of products, orders, lines and returns (put_batch, an import's)
+ *   runs the same prepared statements as their put_*, in libpq's pipeline
+ *   mode: all sent, then read, one round trip per batch instead of one per
+ *   statement. Being the same statements in the same order, they keep every
+ *   put_*'s semantics and messages, duplicates within a batch included.
  * - A failed statement in PostgreSQL aborts the whole transaction (in
  *   SQLite it undoes itself). The store's contract (cw_store.h) is that a
  *   write that fails inside a transaction fails the transaction, and every
@@ -63,6 +68,12 @@
 #define LOCK_MIGRATE "SELECT pg_advisory_xact_lock(2026, 1)"
 #define LOCK_WRITE "SELECT pg_advisory_xact_lock(2026, 2)"
 
+/* Whether the last ORDER_PUT of the transaction added its order ("1") or
+ * found it there ("0"): CUSTOMER_TOUCH counts the order for its customer
+ * only after an order that was added, so the two can be sent together in a
+ * batch, without waiting for the first's answer (see put_batch). */
+#define ORDER_ADDED "cartwise.order_added"
+
 /* Rows fetched from a scan's cursor at a time. */
 #define SCAN_BATCH "500"
 
@@ -88,12 +99,15 @@
       "updated_at = excluded.updated_at "                                      \
       "RETURNING (xmax = 0)")                                                  \
     X(ORDER_PUT,                                                               \
-      "INSERT INTO orders(id, customer_id, ts, currency, shipping, discount, " \
-      "created_at) VALUES ($1, $2, $3, $4, $5, $6, " NOW_SQL ") "              \
-      "ON CONFLICT(id) DO NOTHING")                                            \
+      "WITH o AS (INSERT INTO orders(id, customer_id, ts, currency, "          \
+      "shipping, discount, created_at) VALUES ($1, $2, $3, $4, $5, "           \
+      "$6, " NOW_SQL ") ON CONFLICT(id) DO NOTHING RETURNING 1) "              \
+      "SELECT set_config('" ORDER_ADDED "', count(*)::text, true) FROM o")     \
     X(CUSTOMER_TOUCH,                                                          \
       "INSERT INTO customers(id, first_order_ts, last_order_ts, order_count) " \
-      "VALUES ($1, $2, $2, 1) ON CONFLICT(id) DO UPDATE SET "                  \
+      "SELECT $1::text, $2::text, $2::text, 1 WHERE "                          \
+      "current_setting('" ORDER_ADDED "', true) = '1' "                        \
+      "ON CONFLICT(id) DO UPDATE SET "                                         \
       "first_order_ts = LEAST(COALESCE(customers.first_order_ts, "             \
       "excluded.first_order_ts), excluded.first_order_ts), "                   \
       "last_order_ts = GREATEST(COALESCE(customers.last_order_ts, "            \
@@ -364,10 +378,12 @@ static int configure(struct pg *g, struct cw_buf *err)
 }
 
 /* Makes sure the connection is usable: one found broken outside a
- * transaction is reset and set up again. */
+ * transaction is reset and set up again (as is one that a batch could not
+ * take out of pipeline mode, which no other call could use). */
 static int ensure(struct pg *g, struct cw_buf *err)
 {
-    if (PQstatus(g->conn) == CONNECTION_OK)
+    if (PQstatus(g->conn) == CONNECTION_OK &&
+        PQpipelineStatus(g->conn) == PQ_PIPELINE_OFF)
         return 0;
     if (g->in_tx)
         return cw_err(err, CW_EIO,
@@ -526,103 +542,305 @@ static int unit_end(struct pg *g, int own, int ok, struct cw_buf *err)
     return command(g, "COMMIT", err, "commit");
 }
 
+/* ---- products, orders, lines, returns ------------------------------------
+ *
+ * A record of these four kinds runs one statement, or two for an order of a
+ * known customer (the order, then its customer's count). The single put_*
+ * and put_batch share what a record runs, its parameters, what its answer
+ * says and how its messages name it; put_* runs the statements one at a
+ * time, put_batch sends a whole batch before reading any answer. */
+
+/* The statements record p runs, into st; returns how many. */
+static int record_stmts(const struct cw_store_put *p, enum stmt st[2])
+{
+    switch (p->kind) {
+    case CW_STORE_PRODUCT:
+        st[0] = ST_PRODUCT_PUT;
+        return 1;
+    case CW_STORE_ORDER:
+        st[0] = ST_ORDER_PUT;
+        st[1] = ST_CUSTOMER_TOUCH;
+        return p->rec.order->customer ? 2 : 1;
+    case CW_STORE_LINE:
+        st[0] = ST_LINE_PUT;
+        return 1;
+    case CW_STORE_RETURN:
+        st[0] = ST_RETURN_PUT;
+        return 1;
+    }
+    return 0;
+}
+
+/* The parameters of statement `part` (0, 1) of record p. */
+static void record_params(struct params *b, const struct cw_store_put *p,
+                          int part)
+{
+    switch (p->kind) {
+    case CW_STORE_PRODUCT: {
+        const struct cw_product_rec *r = p->rec.product;
+        p_text(b, r->sku);
+        p_text(b, r->group);
+        p_text(b, r->title);
+        p_text(b, r->category);
+        p_text(b, r->currency);
+        p_text(b, r->attributes);
+        p_text(b, r->tier_group);
+        p_money(b, r->price);
+        p_money(b, r->cost);
+        p_int(b, r->inventory, r->inventory == -1);
+        p_int(b, r->flags, r->flags == 0);
+        p_int(b, r->tier_level, r->tier_level <= 0);
+        p_int(b, r->pack_size, r->pack_size <= 0);
+        return;
+    }
+    case CW_STORE_ORDER: {
+        const struct cw_order_rec *o = p->rec.order;
+        if (part == 1) { /* CUSTOMER_TOUCH */
+            p_text(b, o->customer);
+            p_text(b, o->ts);
+            return;
+        }
+        p_text(b, o->id);
+        p_text(b, o->customer);
+        p_text(b, o->ts);
+        p_text(b, o->currency);
+        p_money(b, o->shipping);
+        p_money(b, o->discount);
+        return;
+    }
+    case CW_STORE_LINE: {
+        const struct cw_line_rec *l = p->rec.line;
+        p_text(b, l->order_id);
+        p_int(b, l->line_no, 0);
+        p_text(b, l->sku);
+        p_int(b, l->qty, 0);
+        p_money(b, l->unit_price);
+        p_money(b, l->unit_cost);
+        p_money(b, l->discount);
+        return;
+    }
+    case CW_STORE_RETURN: {
+        const struct cw_return_rec *r = p->rec.ret;
+        p_text(b, r->id);
+        p_text(b, r->order_id);
+        p_text(b, r->customer);
+        p_text(b, r->sku);
+        p_text(b, r->ts);
+        p_int(b, r->qty, 0);
+        p_money(b, r->amount);
+        return;
+    }
+    }
+}
+
+/* How messages name statement `part` of record p: "order line 536365:3". */
+static void record_subject(const struct cw_store_put *p, int part, char *out,
+                           size_t size)
+{
+    switch (p->kind) {
+    case CW_STORE_PRODUCT:
+        snprintf(out, size, "product '%s'", p->rec.product->sku);
+        return;
+    case CW_STORE_ORDER:
+        if (part == 1)
+            snprintf(out, size, "customer '%s' of order '%s'",
+                     p->rec.order->customer, p->rec.order->id);
+        else
+            snprintf(out, size, "order '%s'", p->rec.order->id);
+        return;
+    case CW_STORE_LINE:
+        snprintf(out, size, "order line %s:%d", p->rec.line->order_id,
+                 p->rec.line->line_no);
+        return;
+    case CW_STORE_RETURN:
+        snprintf(out, size, "return '%s'", p->rec.ret->id);
+        return;
+    }
+    snprintf(out, size, "record");
+}
+
+/* Whether record p was added, from the answer r of its first statement. */
+static int record_added(const struct cw_store_put *p, const PGresult *r)
+{
+    switch (p->kind) {
+    case CW_STORE_PRODUCT: /* xmax is 0 on a row this statement inserted,
+                              not on one it updated */
+        return PQntuples(r) == 1 && !strcmp(PQgetvalue(r, 0, 0), "t");
+    case CW_STORE_ORDER: /* ORDER_ADDED as the statement set it */
+        return PQntuples(r) == 1 && !strcmp(PQgetvalue(r, 0, 0), "1");
+    case CW_STORE_LINE:
+    case CW_STORE_RETURN:
+        return changed(r);
+    }
+    return 0;
+}
+
+/* Writes one checked record: 1 added, 0 already there, or a CW_E* code.
+ * An order and its customer's count are one unit, so a failure leaves
+ * neither; the count is not even asked for an order that was there. */
+static int put_record(struct pg *g, struct cw_store_put *p, struct cw_buf *err)
+{
+    enum stmt st[2];
+    int parts = record_stmts(p, st), own = 0, code = 0;
+    if (parts > 1 && (code = unit_begin(g, &own, err)))
+        return code;
+    for (int part = 0; part < parts && !code; part++) {
+        if (part > 0 && !p->added)
+            break;
+        struct params b = {0};
+        record_params(&b, p, part);
+        char subject[512];
+        record_subject(p, part, subject, sizeof(subject));
+        PGresult *r;
+        code = run(g, st[part], &b, &r, err, "%s", subject);
+        if (!code && part == 0)
+            p->added = record_added(p, r);
+        PQclear(r);
+    }
+    if (parts > 1) {
+        if (code)
+            unit_end(g, own, 0, NULL);
+        else
+            code = unit_end(g, own, 1, err);
+    }
+    return code ? code : p->added;
+}
+
 static int pg_put_product(struct cw_store *s, const struct cw_product_rec *p,
                           struct cw_buf *err)
 {
-    struct pg *g = pg_of(s);
     int code = cw__store_check_product(p, err);
-    if (code)
-        return code;
-    struct params b = {0};
-    p_text(&b, p->sku);
-    p_text(&b, p->group);
-    p_text(&b, p->title);
-    p_text(&b, p->category);
-    p_text(&b, p->currency);
-    p_text(&b, p->attributes);
-    p_text(&b, p->tier_group);
-    p_money(&b, p->price);
-    p_money(&b, p->cost);
-    p_int(&b, p->inventory, p->inventory == -1);
-    p_int(&b, p->flags, p->flags == 0);
-    p_int(&b, p->tier_level, p->tier_level <= 0);
-    p_int(&b, p->pack_size, p->pack_size <= 0);
-    PGresult *r;
-    code = run(g, ST_PRODUCT_PUT, &b, &r, err, "product '%s'", p->sku);
-    if (code)
-        return code;
-    /* xmax is 0 on a row this statement inserted, not on one it updated */
-    int added = PQntuples(r) == 1 && !strcmp(PQgetvalue(r, 0, 0), "t");
-    PQclear(r);
-    return added;
+    struct cw_store_put put = {.kind = CW_STORE_PRODUCT, .rec.product = p};
+    return code ? code : put_record(pg_of(s), &put, err);
 }
 
-/* Inserts the order and, when it is new, counts it for its customer; the
- * two writes are one unit so a failure leaves neither. */
 static int pg_put_order(struct cw_store *s, const struct cw_order_rec *o,
                         struct cw_buf *err)
 {
-    struct pg *g = pg_of(s);
-    int code = cw__store_check_order(o, err), own = 0;
-    if (code || (code = unit_begin(g, &own, err)))
-        return code;
-    struct params b = {0};
-    p_text(&b, o->id);
-    p_text(&b, o->customer);
-    p_text(&b, o->ts);
-    p_text(&b, o->currency);
-    p_money(&b, o->shipping);
-    p_money(&b, o->discount);
-    int added = put(g, ST_ORDER_PUT, &b, err, "order '%s'", o->id);
-    code = added < 0 ? added : 0;
-    if (added > 0 && o->customer) {
-        struct params c = {0};
-        p_text(&c, o->customer);
-        p_text(&c, o->ts);
-        code = run(g, ST_CUSTOMER_TOUCH, &c, NULL, err,
-                   "customer '%s' of order '%s'", o->customer, o->id);
-    }
-    if (code) {
-        unit_end(g, own, 0, NULL);
-        return code;
-    }
-    code = unit_end(g, own, 1, err);
-    return code ? code : added;
+    int code = cw__store_check_order(o, err);
+    struct cw_store_put put = {.kind = CW_STORE_ORDER, .rec.order = o};
+    return code ? code : put_record(pg_of(s), &put, err);
 }
 
 static int pg_put_line(struct cw_store *s, const struct cw_line_rec *l,
                        struct cw_buf *err)
 {
     int code = cw__store_check_line(l, err);
-    if (code)
-        return code;
-    struct params b = {0};
-    p_text(&b, l->order_id);
-    p_int(&b, l->line_no, 0);
-    p_text(&b, l->sku);
-    p_int(&b, l->qty, 0);
-    p_money(&b, l->unit_price);
-    p_money(&b, l->unit_cost);
-    p_money(&b, l->discount);
-    return put(pg_of(s), ST_LINE_PUT, &b, err, "order line %s:%d", l->order_id,
-               l->line_no);
+    struct cw_store_put put = {.kind = CW_STORE_LINE, .rec.line = l};
+    return code ? code : put_record(pg_of(s), &put, err);
 }
 
 static int pg_put_return(struct cw_store *s, const struct cw_return_rec *r,
                          struct cw_buf *err)
 {
     int code = cw__store_check_return(r, err);
-    if (code)
+    struct cw_store_put put = {.kind = CW_STORE_RETURN, .rec.ret = r};
+    return code ? code : put_record(pg_of(s), &put, err);
+}
+
+/* Reads the answers to the first `sent` statements of the records of p and
+ * then the sync's, filling in each record's added. After a statement that
+ * failed the server skipped the rest (PGRES_PIPELINE_ABORTED), so the first
+ * failure is the one reported, as the put_* one after another would have
+ * it. code is a failure to send already reported (0 if none). */
+static int read_answers(struct pg *g, struct cw_store_put *p, size_t n,
+                        size_t sent, int code, size_t *failed,
+                        struct cw_buf *err)
+{
+    size_t got = 0;
+    for (size_t i = 0; i < n && got < sent; i++) {
+        enum stmt st[2];
+        int parts = record_stmts(&p[i], st);
+        for (int part = 0; part < parts && got < sent; part++, got++) {
+            PGresult *r = PQgetResult(g->conn);
+            if (!r) { /* no answer at all: the connection failed */
+                if (!code)
+                    code = pgerr(g, NULL, err, "writing a batch of %zu records",
+                                 n);
+                return code;
+            }
+            if (result_ok(r)) {
+                if (part == 0)
+                    p[i].added = record_added(&p[i], r);
+            } else if (!code && code_of(g, r) == CW_EIO) {
+                /* the connection, lost: no fault of this record's */
+                code = pgerr(g, r, err, "writing a batch of %zu records", n);
+            } else if (!code && PQresultStatus(r) != PGRES_PIPELINE_ABORTED) {
+                char subject[512];
+                record_subject(&p[i], part, subject, sizeof(subject));
+                code = pgerr(g, r, err, "%s", subject);
+                *failed = i;
+            }
+            PQclear(r);
+            while ((r = PQgetResult(g->conn))) /* to this statement's end */
+                PQclear(r);
+        }
+    }
+    PGresult *r;
+    while ((r = PQgetResult(g->conn))) {
+        int sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+        PQclear(r);
+        if (sync)
+            break;
+    }
+    return code;
+}
+
+/* libpq's pipeline mode: every statement of the batch is sent, then one
+ * sync, then the answers are read, so the batch waits for the server once.
+ * The statements and what each answer means are those of put_record, and
+ * the server runs them in order, so a record sees the ones before it, in
+ * the batch too: a duplicate within the batch is not added twice, and a
+ * customer touched by two of its orders counts both. libpq reads answers
+ * while a long batch is still being sent, so the two ends never wait for
+ * each other's full buffers. */
+static int pg_put_batch(struct cw_store *s, struct cw_store_put *p, size_t n,
+                        size_t *failed, struct cw_buf *err)
+{
+    struct pg *g = pg_of(s);
+    int own = 0, code = cw__store_check_batch(p, n, failed, err);
+    if (code || n == 0)
         return code;
-    struct params b = {0};
-    p_text(&b, r->id);
-    p_text(&b, r->order_id);
-    p_text(&b, r->customer);
-    p_text(&b, r->sku);
-    p_text(&b, r->ts);
-    p_int(&b, r->qty, 0);
-    p_money(&b, r->amount);
-    return put(pg_of(s), ST_RETURN_PUT, &b, err, "return '%s'", r->id);
+    for (size_t i = 0; i < n; i++)
+        p[i].added = 0;
+    if ((code = unit_begin(g, &own, err)))
+        return code;
+    if (!PQenterPipelineMode(g->conn)) {
+        code = pgerr(g, NULL, err, "writing a batch of %zu records", n);
+        unit_end(g, own, 0, NULL);
+        return code;
+    }
+    size_t sent = 0;
+    for (size_t i = 0; i < n && !code; i++) {
+        enum stmt st[2];
+        int parts = record_stmts(&p[i], st);
+        for (int part = 0; part < parts && !code; part++) {
+            struct params b = {0};
+            record_params(&b, &p[i], part);
+            if (PQsendQueryPrepared(g->conn, stmt_name[st[part]], b.n, b.v,
+                                    NULL, NULL, 0))
+                sent++;
+            else
+                code = pgerr(g, NULL, err, "writing a batch of %zu records", n);
+        }
+    }
+    /* without the sync the server would not answer: nothing to read */
+    if (PQpipelineSync(g->conn))
+        code = read_answers(g, p, n, sent, code, failed, err);
+    else if (!code)
+        code = pgerr(g, NULL, err, "writing a batch of %zu records", n);
+    if (!PQexitPipelineMode(g->conn) && !code)
+        code = pgerr(g, NULL, err, "writing a batch of %zu records", n);
+    if (code) {
+        unit_end(g, own, 0, NULL);
+        return code;
+    }
+    if ((code = unit_end(g, own, 1, err)))
+        return code;
+    int added = 0;
+    for (size_t i = 0; i < n; i++)
+        added += p[i].added;
+    return added;
 }
 
 /* A scan's callback, by record type, and its context. */
@@ -1269,6 +1487,7 @@ static const struct cw_store_ops pg_ops = {
     .put_order = pg_put_order,
     .put_line = pg_put_line,
     .put_return = pg_put_return,
+    .put_batch = pg_put_batch,
     .scan_products = pg_scan_products,
     .scan_lines = pg_scan_lines,
     .scan_returns = pg_scan_returns,

@@ -500,6 +500,53 @@ static int sq_put_return(struct cw_store *s, const struct cw_return_rec *r,
     return code ? code : sqlite3_changes(q->db) > 0;
 }
 
+/* In process there is no round trip to save: the records go through their
+ * put_* one by one, in a savepoint so that a batch outside a transaction
+ * is all or none (put_order's own savepoint nests inside it). */
+static int sq_put_batch(struct cw_store *s, struct cw_store_put *p, size_t n,
+                        size_t *failed, struct cw_buf *err)
+{
+    struct sq *q = sq_of(s);
+    int code = cw__store_check_batch(p, n, failed, err);
+    if (code || n == 0)
+        return code;
+    code = run_plain(q, ST_SP_BEGIN, err, "batch savepoint");
+    if (code)
+        return code;
+    int added = 0;
+    for (size_t i = 0; i < n && !code; i++) {
+        int rc = 0;
+        switch (p[i].kind) {
+        case CW_STORE_PRODUCT:
+            rc = sq_put_product(s, p[i].rec.product, err);
+            break;
+        case CW_STORE_ORDER:
+            rc = sq_put_order(s, p[i].rec.order, err);
+            break;
+        case CW_STORE_LINE:
+            rc = sq_put_line(s, p[i].rec.line, err);
+            break;
+        case CW_STORE_RETURN:
+            rc = sq_put_return(s, p[i].rec.ret, err);
+            break;
+        }
+        if (rc < 0) {
+            code = rc;
+            *failed = i;
+        } else {
+            p[i].added = rc;
+            added += rc;
+        }
+    }
+    if (code) {
+        run_plain(q, ST_SP_ROLLBACK, NULL, "batch savepoint");
+        run_plain(q, ST_SP_RELEASE, NULL, "batch savepoint");
+        return code;
+    }
+    code = run_plain(q, ST_SP_RELEASE, err, "batch savepoint");
+    return code ? code : added;
+}
+
 /* Starts a scan; a callback that scans the same table again would reset the
  * statement under its caller, so that is refused. */
 static int scan_start(struct sq *q, sqlite3_stmt *st, const char *what,
@@ -1097,6 +1144,7 @@ static const struct cw_store_ops sqlite_ops = {
     .put_order = sq_put_order,
     .put_line = sq_put_line,
     .put_return = sq_put_return,
+    .put_batch = sq_put_batch,
     .scan_products = sq_scan_products,
     .scan_lines = sq_scan_lines,
     .scan_returns = sq_scan_returns,

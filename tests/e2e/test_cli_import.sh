@@ -112,6 +112,37 @@ expect_exit 1 cw import --db "$db" --format lines "$T/nope.csv"
 assert_contains "$ERR" "nope.csv"
 assert_eq "$(counts "$db")" "$before"
 
+# ---- a record the store refuses ----------------------------------------------
+# Records are written in batches of about a thousand, each some rows after
+# its records were read: the refused one is still named with its own line,
+# and it is the error reported even when the parser stops at a malformed
+# row before its batch is written.
+db="$T/refused.db"
+expect_exit 0 cw import --db "$db" --format lines "$D/lines.csv"
+sql "$db" "CREATE TRIGGER refuse BEFORE INSERT ON order_lines WHEN NEW.sku = 'REFUSED'
+           BEGIN SELECT RAISE(ABORT, 'refused by a trigger'); END"
+before=$(counts "$db")
+refused="777777,,2011-12-31 23:59:00,REFUSED,1,2.55,"
+{
+    head -n 1500 "$CW_TEST_DATA/lines_small.csv"
+    echo "$refused"
+    sed -n '1501,2990p' "$CW_TEST_DATA/lines_small.csv"
+} >"$T/refused.csv"
+expect_exit 1 cw import --db "$db" --format lines "$T/refused.csv"
+assert_contains "$ERR" "cartwise: $T/refused.csv:1501: cannot store line of order '777777': storage error (order line 777777:1500: refused by a trigger)"
+assert_contains "$ERR" "nothing was written"
+assert_eq "$(counts "$db")" "$before" "counts after a refused record"
+{
+    head -n 1500 "$CW_TEST_DATA/lines_small.csv"
+    echo "$refused"
+    sed -n '1501,1510p' "$CW_TEST_DATA/lines_small.csv"
+    echo "999999,,2011-12-31 23:59:00,85123A,two,2.55,"
+} >"$T/refused_then_bad.csv"
+expect_exit 1 cw import --db "$db" --format lines "$T/refused_then_bad.csv"
+assert_contains "$ERR" "cartwise: $T/refused_then_bad.csv:1501: cannot store line of order '777777'"
+assert_not_contains "$ERR" "bad quantity"
+assert_eq "$(counts "$db")" "$before" "counts after a refused record"
+
 # ---- the real-data fixtures, twice ------------------------------------------
 db="$T/small.db"
 expect_exit 0 cw import --db "$db" --format lines --currency GBP --json \

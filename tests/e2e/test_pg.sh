@@ -60,6 +60,19 @@ expect_exit 1 cw import --db "$url" --format lines "$T/late_bad.csv"
 assert_contains "$ERR" "bad quantity"
 assert_eq "$(pg_counts)" "$before" "counts after a failed import"
 
+# a record the server refuses (not UTF-8) in the second of the import's
+# batches, which is written rows later: named with its own line, as when
+# every record was written on its own; nothing of the file is kept
+{
+    head -n 1500 "$data" | sed -E 's/^([0-9]+),/8\1,/'
+    printf '777777,caf\351,2011-12-31 23:59:00,85123A,1,2.55,\n'
+    sed -n '1501,2990p' "$data" | sed -E 's/^([0-9]+),/8\1,/'
+} >"$T/latin1.csv"
+expect_exit 1 cw import --db "$url" --format lines "$T/latin1.csv"
+assert_contains "$ERR" "cartwise: $T/latin1.csv:1501: cannot store order '777777': storage error (order '777777': invalid byte sequence for encoding \"UTF8\": 0xe9)"
+assert_contains "$ERR" "nothing was written"
+assert_eq "$(pg_counts)" "$before" "counts after a refused record"
+
 # ---- train: the files where every node reads them ----------------------------
 expect_exit 1 cw train --db "$url"
 assert_contains "$ERR" "--models-dir"

@@ -343,6 +343,7 @@ static void test_open_creates_schema(void **state)
         (void (*)(void))o->scan_keys,     (void (*)(void))o->revoke_key,
         (void (*)(void))o->idem_claim,    (void (*)(void))o->idem_finish,
         (void (*)(void))o->put_webhook,   (void (*)(void))o->budget_lease,
+        (void (*)(void))o->put_batch,
     };
     /* every member of the table is listed above */
     assert_int_equal(sizeof(fns) + sizeof(o->name), sizeof(*o));
@@ -717,6 +718,292 @@ static void test_put_order_is_atomic(void **state)
     /* the failed order was not kept: it can still be added */
     struct cw_order_rec fixed = order("O1", "C1", "2020-01-01 10:00:00");
     assert_int_equal(o->put_order(s, &fixed, NULL), 1);
+    cw_buf_release(&err);
+    cw_store_close(s);
+}
+
+/* ---- batches (put_batch) ------------------------------------------------ */
+
+static struct cw_store_put put_of_product(const struct cw_product_rec *p)
+{
+    struct cw_store_put b = {.kind = CW_STORE_PRODUCT, .rec.product = p};
+    return b;
+}
+
+static struct cw_store_put put_of_order(const struct cw_order_rec *o)
+{
+    struct cw_store_put b = {.kind = CW_STORE_ORDER, .rec.order = o};
+    return b;
+}
+
+static struct cw_store_put put_of_line(const struct cw_line_rec *l)
+{
+    struct cw_store_put b = {.kind = CW_STORE_LINE, .rec.line = l};
+    return b;
+}
+
+static struct cw_store_put put_of_return(const struct cw_return_rec *r)
+{
+    struct cw_store_put b = {.kind = CW_STORE_RETURN, .rec.ret = r};
+    return b;
+}
+
+/* A batch writes what its records' put_* one after another would, and
+ * says for each whether it was added: a record sees the ones before it in
+ * the batch (a product told twice keeps what each knew, a repeated order,
+ * line or return is not added again, a customer's orders are all counted
+ * and only once), and the store's (a replayed batch adds nothing). */
+static void test_batch_writes_as_puts(void **state)
+{
+    struct fx *f = *state;
+    struct cw_store *s = open_ok(f->db);
+    const struct cw_store_ops *o = s->ops;
+    struct cw_product_rec old = product("OLD");
+    assert_int_equal(o->put_product(s, &old, NULL), 1);
+
+    struct cw_product_rec p1 = product("SKU-1"), p1b = product("SKU-1");
+    p1.title = "First title";
+    p1.cost = 120;
+    p1b.price = 300; /* knows a price, not the title or the cost */
+    struct cw_product_rec oldb = product("OLD");
+    oldb.price = 99;
+    struct cw_order_rec o1 = order("O1", "C1", "2020-01-02 10:00:00");
+    struct cw_order_rec o2 = order("O2", "C1", "2020-01-01 09:00:00");
+    struct cw_order_rec o1again = order("O1", "C1", "2020-01-09 10:00:00");
+    struct cw_order_rec guest = order("O3", NULL, "2020-01-03 10:00:00");
+    struct cw_line_rec l1 = line("O1", 1, "SKU-1", 2);
+    struct cw_line_rec l2 = line("O2", 1, "SKU-1", 1);
+    struct cw_line_rec l1again = line("O1", 1, "SKU-1", 5);
+    struct cw_return_rec r1 = ret("R1", "O1", "2020-01-05", 1, 300);
+    struct cw_store_put b[] = {
+        put_of_product(&p1),    put_of_order(&o1),     put_of_line(&l1),
+        put_of_order(&o2),      put_of_line(&l2),      put_of_product(&p1b),
+        put_of_order(&o1again), put_of_line(&l1again), put_of_return(&r1),
+        put_of_return(&r1),     put_of_order(&guest),  put_of_product(&oldb),
+    };
+    const int want[] = {1, 1, 1, 1, 1, 0, 0, 0, 1, 0, 1, 0};
+    size_t n = sizeof(b) / sizeof(*b), failed = 99;
+    for (size_t i = 0; i < n; i++)
+        b[i].added = 42;
+    assert_int_equal(o->put_batch(s, b, n, &failed, NULL), 7);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(b[i].added, want[i]);
+    struct cw_store_counts c = counts_of(s);
+    assert_int_equal(c.products, 2);
+    assert_int_equal(c.orders, 3);
+    assert_int_equal(c.lines, 2);
+    assert_int_equal(c.returns, 1);
+    assert_int_equal(c.customers, 1);
+    struct found_product got = read_product(s, "SKU-1");
+    assert_string_equal(got.title, "First title");
+    assert_int_equal(got.cost, 120);
+    assert_int_equal(got.price, 300);
+    assert_int_equal(read_product(s, "OLD").price, 99);
+    /* the first O1 and its line were kept, not the repeats */
+    assert_int_equal(sql_int(f, "SELECT qty FROM order_lines WHERE "
+                                "order_id = 'O1' AND line_no = 1"),
+                     2);
+    char ts[64];
+    sql_text(f, "SELECT ts FROM orders WHERE id = 'O1'", ts, sizeof(ts));
+    assert_string_equal(ts, "2020-01-02 10:00:00");
+    assert_int_equal(sql_int(f, "SELECT order_count FROM customers "
+                                "WHERE id = 'C1'"),
+                     2);
+    sql_text(f,
+             "SELECT first_order_ts || '/' || last_order_ts FROM "
+             "customers WHERE id = 'C1'",
+             ts, sizeof(ts));
+    assert_string_equal(ts, "2020-01-01 09:00:00/2020-01-02 10:00:00");
+
+    /* replayed, in a transaction this time: nothing is added */
+    assert_int_equal(o->begin(s, NULL), 0);
+    assert_int_equal(o->put_batch(s, b, n, &failed, NULL), 0);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(b[i].added, 0);
+    assert_int_equal(o->commit(s, NULL), 0);
+    struct cw_store_counts again = counts_of(s);
+    assert_memory_equal(&again, &c, sizeof(c));
+    assert_int_equal(sql_int(f, "SELECT order_count FROM customers "
+                                "WHERE id = 'C1'"),
+                     2);
+    /* an empty batch is nothing */
+    assert_int_equal(o->put_batch(s, b, 0, &failed, NULL), 0);
+    cw_store_close(s);
+}
+
+/* An import's batches: orders of a few customers with ten lines each, in
+ * batches of 1,000 records in one transaction; the second batch repeats
+ * the last 300 records of the first (duplicates across batches), the last
+ * one repeats records within itself. More than the store takes at once is
+ * refused before anything is written. */
+static void test_batches_in_a_transaction(void **state)
+{
+    struct fx *f = *state;
+    struct cw_store *s = open_ok(f->db);
+    const struct cw_store_ops *o = s->ops;
+    enum { ORDERS = 300, PER = 11, N = ORDERS * PER, B = 1000 };
+    static char ids[ORDERS][16], custs[ORDERS][16];
+    static struct cw_order_rec ords[ORDERS];
+    static struct cw_line_rec lines[ORDERS][PER - 1];
+    static struct cw_store_put b[N + 50];
+    for (int i = 0; i < ORDERS; i++) {
+        snprintf(ids[i], sizeof(ids[i]), "O%04d", i);
+        snprintf(custs[i], sizeof(custs[i]), "C%d", i % 7);
+        ords[i] = order(ids[i], i % 10 ? custs[i] : NULL, "2020-02-01 10:00");
+        b[i * PER] = put_of_order(&ords[i]);
+        for (int j = 0; j < PER - 1; j++) {
+            lines[i][j] = line(ids[i], j + 1, "SKU-1", j + 1);
+            b[i * PER + 1 + j] = put_of_line(&lines[i][j]);
+        }
+    }
+    size_t failed = 0;
+    struct cw_buf err = CW_BUF_INIT;
+    assert_int_equal(o->begin(s, NULL), 0);
+    assert_int_equal(o->put_batch(s, b, B, &failed, &err), B);
+    /* [700, 1700): 300 already there */
+    assert_int_equal(o->put_batch(s, b + B - 300, B, &failed, &err), B - 300);
+    for (int i = 0; i < 300; i++)
+        assert_int_equal(b[B - 300 + i].added, 0);
+    assert_int_equal(b[B].added, 1);
+    /* the rest, and 50 of its own records once more at its end */
+    size_t rest = N - (2 * B - 300);
+    for (int i = 0; i < 50; i++)
+        b[N + i] = b[N - 100 + i];
+    assert_int_equal(o->put_batch(s, b + 2 * B - 300, rest + 50, &failed, &err),
+                     (int)rest);
+    for (int i = 0; i < 50; i++) {
+        assert_int_equal(b[N - 100 + i].added, 1);
+        assert_int_equal(b[N + i].added, 0);
+    }
+    assert_int_equal(o->commit(s, &err), 0);
+    struct cw_store_counts c = counts_of(s);
+    assert_int_equal(c.orders, ORDERS);
+    assert_int_equal(c.lines, ORDERS * (PER - 1));
+    assert_int_equal(c.customers, 7);
+    /* every order of a customer counted once: 270 with a customer */
+    assert_int_equal(sql_int(f, "SELECT sum(order_count) FROM customers"),
+                     ORDERS - ORDERS / 10);
+
+    /* too many at once */
+    static struct cw_store_put many[CW_STORE_BATCH_MAX + 1];
+    for (size_t i = 0; i <= CW_STORE_BATCH_MAX; i++)
+        many[i] = b[0];
+    assert_int_equal(
+        o->put_batch(s, many, CW_STORE_BATCH_MAX + 1, &failed, &err),
+        CW_EINVAL);
+    assert_int_equal(failed, CW_STORE_BATCH_MAX + 1);
+    assert_non_null(strstr(cw_buf_str(&err), "at most"));
+    cw_buf_release(&err);
+    cw_store_close(s);
+}
+
+/* A batch of 1,500 lines with a bad one in the middle, and another bad one
+ * after it: the first is the one reported, by its index and as its put_*
+ * names it; in a transaction the transaction fails and keeps nothing,
+ * outside one nothing of the batch is kept; either way the store goes on
+ * working. */
+static void test_batch_bad_record(void **state)
+{
+    struct fx *f = *state;
+    struct cw_store *s = open_ok(f->db);
+    const struct cw_store_ops *o = s->ops;
+    enum { N = 1500, BAD = 777, LATER = 1200 };
+    struct cw_order_rec ord = order("O1", "C1", "2020-01-01 10:00:00");
+    assert_int_equal(o->put_order(s, &ord, NULL), 1);
+    static struct cw_line_rec lines[N];
+    static struct cw_store_put b[N];
+    for (int i = 0; i < N; i++) {
+        lines[i] = line("O1", i + 1, "SKU-1", 1);
+        b[i] = put_of_line(&lines[i]);
+    }
+    lines[BAD].qty = 0;   /* CHECK (qty > 0) */
+    lines[LATER].qty = 0; /* never reached */
+    struct cw_store_counts before = counts_of(s);
+    struct cw_buf err = CW_BUF_INIT;
+    size_t failed = 0;
+
+    assert_int_equal(o->begin(s, NULL), 0);
+    assert_int_equal(o->put_batch(s, b, N, &failed, &err), CW_ESTORE);
+    assert_int_equal(failed, BAD);
+    assert_non_null(strstr(cw_buf_str(&err), "order line O1:778: "));
+    assert_true(contains_ci(cw_buf_str(&err), "check"));
+    assert_int_equal(o->commit(s, NULL), CW_ESTORE);
+    assert_int_equal(o->rollback(s, NULL), 0);
+    struct cw_store_counts after = counts_of(s);
+    assert_memory_equal(&before, &after, sizeof(before));
+
+    /* outside a transaction: all or none */
+    cw_buf_reset(&err);
+    failed = 0;
+    assert_int_equal(o->put_batch(s, b, N, &failed, &err), CW_ESTORE);
+    assert_int_equal(failed, BAD);
+    assert_non_null(strstr(cw_buf_str(&err), "order line O1:778: "));
+    after = counts_of(s);
+    assert_memory_equal(&before, &after, sizeof(before));
+
+    /* a line of no stored order (a foreign key), named the same way */
+    struct cw_line_rec orphan = line("NOPE", 3, "SKU-1", 1);
+    b[BAD] = put_of_line(&orphan);
+    cw_buf_reset(&err);
+    assert_int_equal(o->put_batch(s, b, N, &failed, &err), CW_ESTORE);
+    assert_int_equal(failed, BAD);
+    assert_non_null(strstr(cw_buf_str(&err), "order line NOPE:3: "));
+
+    /* a record the store refuses before any SQL: nothing is sent */
+    struct cw_line_rec nosku = line("O1", 5000, NULL, 1);
+    b[BAD] = put_of_line(&nosku);
+    cw_buf_reset(&err);
+    assert_int_equal(o->put_batch(s, b, N, &failed, &err), CW_EINVAL);
+    assert_int_equal(failed, BAD);
+    assert_string_equal(cw_buf_str(&err), "order line O1:5000 without a sku");
+    after = counts_of(s);
+    assert_memory_equal(&before, &after, sizeof(before));
+
+    /* the store still works: the batch mended is written whole */
+    lines[BAD].qty = 1;
+    lines[LATER].qty = 1;
+    b[BAD] = put_of_line(&lines[BAD]);
+    assert_int_equal(o->begin(s, NULL), 0);
+    assert_int_equal(o->put_batch(s, b, N, &failed, &err), N);
+    assert_int_equal(o->commit(s, &err), 0);
+    assert_int_equal(counts_of(s).lines, before.lines + N);
+    cw_buf_release(&err);
+    cw_store_close(s);
+}
+
+/* An order's customer count that fails in a batch is named as put_order
+ * names it, and leaves neither the order nor the count. */
+static void test_batch_order_customer_fails(void **state)
+{
+    struct fx *f = *state;
+    cw_store_close(open_ok(f->db));
+    sql_exec(f, Q(f,
+                  "CREATE TRIGGER refuse_bad BEFORE INSERT ON customers "
+                  "WHEN NEW.id = 'BAD' BEGIN "
+                  "SELECT RAISE(ABORT, 'bad customer'); END",
+                  "CREATE FUNCTION refuse_bad() RETURNS trigger "
+                  "LANGUAGE plpgsql AS $$ BEGIN IF NEW.id = 'BAD' THEN "
+                  "RAISE EXCEPTION 'bad customer'; END IF; RETURN NEW; "
+                  "END $$; CREATE TRIGGER refuse_bad BEFORE INSERT ON "
+                  "customers FOR EACH ROW EXECUTE FUNCTION refuse_bad()"));
+    struct cw_store *s = open_ok(f->db);
+    const struct cw_store_ops *o = s->ops;
+    struct cw_order_rec good = order("O1", "C1", "2020-01-01 10:00:00");
+    struct cw_order_rec bad = order("O2", "BAD", "2020-01-01 11:00:00");
+    struct cw_line_rec l = line("O1", 1, "SKU-1", 1);
+    struct cw_store_put b[] = {put_of_order(&good), put_of_line(&l),
+                               put_of_order(&bad)};
+    struct cw_buf err = CW_BUF_INIT;
+    size_t failed = 0;
+    assert_int_equal(o->put_batch(s, b, 3, &failed, &err), CW_ESTORE);
+    assert_int_equal(failed, 2);
+    assert_string_equal(cw_buf_str(&err),
+                        "customer 'BAD' of order 'O2': bad customer");
+    struct cw_store_counts c = counts_of(s);
+    assert_int_equal(c.orders + c.lines + c.customers, 0);
+    /* without it the rest goes in */
+    assert_int_equal(o->put_batch(s, b, 2, &failed, &err), 2);
+    assert_int_equal(counts_of(s).customers, 1);
     cw_buf_release(&err);
     cw_store_close(s);
 }
@@ -1813,6 +2100,32 @@ static void test_pg_reconnects(void **state)
     assert_int_equal(o->commit(s, NULL), CW_EIO);
     assert_int_equal(o->rollback(s, NULL), 0);
     assert_int_equal(counts_of(s).products, 2); /* SKU-3 was never kept */
+
+    /* the same for a batch, whose answers are read after all of it was
+     * sent: lost inside a transaction, it fails as a whole (no one record
+     * is to blame) and so do the calls up to the rollback */
+    enum { N = 600 };
+    static char skus[N][16];
+    static struct cw_product_rec ps[N];
+    static struct cw_store_put b[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(skus[i], sizeof(skus[i]), "B-%d", i);
+        ps[i] = product(skus[i]);
+        b[i] = put_of_product(&ps[i]);
+    }
+    size_t failed = 0;
+    assert_int_equal(o->begin(s, NULL), 0);
+    assert_int_equal(o->put_batch(s, b, N / 2, &failed, NULL), N / 2);
+    assert_int_equal(sql_int(f, kill), 1);
+    cw_buf_reset(&err);
+    assert_int_equal(o->put_batch(s, b + N / 2, N / 2, &failed, &err), CW_EIO);
+    assert_int_equal(failed, N / 2);
+    assert_int_equal(o->put_batch(s, b, N, &failed, &err), CW_EIO);
+    assert_non_null(strstr(cw_buf_str(&err), "in a transaction"));
+    assert_int_equal(o->commit(s, NULL), CW_EIO);
+    assert_int_equal(o->rollback(s, NULL), 0);
+    assert_int_equal(o->put_batch(s, b, N, &failed, &err), N);
+    assert_int_equal(counts_of(s).products, 2 + N);
     cw_buf_release(&err);
     cw_store_close(s);
 }
@@ -1842,6 +2155,10 @@ int main(int argc, char **argv)
         T(test_rollback_leaves_nothing),
         T(test_constraint_violations),
         T(test_put_order_is_atomic),
+        T(test_batch_writes_as_puts),
+        T(test_batches_in_a_transaction),
+        T(test_batch_bad_record),
+        T(test_batch_order_customer_fails),
         T(test_scan_order),
         T(test_scan_products_and_returns),
         T(test_nested_scan_refused),
