@@ -1199,10 +1199,26 @@ void cw__fit_platt(const double *x, const uint8_t *y, size_t n, double *pa,
     *pb = b;
 }
 
+/* What scoring a ranking needs of a set of validation cases: a vset, or
+ * the best rows of each case of one (struct rrows). */
+struct cases {
+    size_t n_cases;
+    const size_t *start; /* rows of case k: start[k] .. start[k + 1] */
+    const uint8_t *y;
+    const double *margin;        /* per row */
+    const double *hidden_margin; /* per case */
+};
+
+static struct cases vset_cases(const struct vset *v)
+{
+    return (struct cases){v->n_cases, v->start, v->y, v->margin,
+                          v->hidden_margin};
+}
+
 /* Hit rate and margin capture of ranking each case's rows by p *
  * margin^gamma, p = sigmoid(z) (floor: only candidates with p >= floor *
  * best p may be promoted by margin). */
-static void score_gamma(const struct vset *v, const double *z, double gamma,
+static void score_gamma(const struct cases *v, const double *z, double gamma,
                         double floor, double *hr, double *mc, double *per_case,
                         double *hit_case)
 {
@@ -1248,15 +1264,6 @@ static void score_gamma(const struct vset *v, const double *z, double gamma,
     *mc = tot > 0 ? cap / tot : 0;
 }
 
-/* The profit weight: the gamma and relevance floor that capture the most
- * margin on validation while keeping at least HR_KEEP of the hit rate of
- * ranking by P alone, and only when the margin gained is clearly more than
- * noise (a paired z-score over the validation cases above GAIN_Z): hits are
- * what earn margin at all, and a small validation split must not talk the
- * engine into trading them away. */
-#define HR_KEEP 0.97
-#define GAIN_Z 2.0
-
 /* (train_int.h) */
 double cw__paired_z(const double *a, const double *b, size_t n)
 {
@@ -1271,36 +1278,6 @@ double cw__paired_z(const double *a, const double *b, size_t n)
     double mean = sum / (double)n, var = sq / (double)n - mean * mean;
     return var > 0 ? mean / sqrt(var / (double)n) : 0;
 }
-static void tune_selection(const struct vset *v, struct settings *st)
-{
-    static const double gammas[] = {0.03, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0};
-    static const double floors[] = {0.25, 0.5, 0.75, 0.9};
-    size_t n = v->n_cases;
-    double *base = cw_malloc((n + 1) * sizeof(*base));
-    double *cur = cw_malloc((n + 1) * sizeof(*cur));
-    double *z = cw_malloc((v->n + 1) * sizeof(*z));
-    final_z(v, st, z);
-    double hr0, mc0;
-    score_gamma(v, z, 0, 0, &hr0, &mc0, base, NULL);
-    double best = mc0;
-    st->gamma = 0;
-    for (size_t g = 0; g < sizeof(gammas) / sizeof(*gammas); g++) {
-        for (size_t f = 0; f < sizeof(floors) / sizeof(*floors); f++) {
-            double hr, mc;
-            score_gamma(v, z, gammas[g], floors[f], &hr, &mc, cur, NULL);
-            double zs = cw__paired_z(cur, base, n);
-            if (hr >= HR_KEEP * hr0 && zs > GAIN_Z && mc > best) {
-                best = mc;
-                st->gamma = gammas[g];
-                st->floor = floors[f];
-            }
-        }
-    }
-    cw_free(z);
-    cw_free(base);
-    cw_free(cur);
-}
-
 /* The acceptance model: the weight of the shopper's own history against
  * the item model is chosen by hit rate on the benchmark's validation cases
  * (vlast), then Platt scaling, fitted on the order-free cases (vfree),
@@ -1312,13 +1289,14 @@ static void fit_acceptance(const struct vset *vlast, const struct vset *vfree,
 {
     static const double betas[] = {0, 0.03, 0.1, 0.3, 1, 3, 10};
     double best_hr = -1, best_beta = 0;
+    struct cases cl = vset_cases(vlast);
     size_t nz = vlast->n > vfree->n ? vlast->n : vfree->n;
     double *z = cw_malloc((nz + 1) * sizeof(*z));
     for (size_t i = 0; i < sizeof(betas) / sizeof(*betas); i++) {
         double w[CW_MODEL_NFEAT + 1] = {0, 1, 0, betas[i]};
         double hr, mc;
         stage1_z(vlast, w, z);
-        score_gamma(vlast, z, 0, 0, &hr, &mc, NULL, NULL);
+        score_gamma(&cl, z, 0, 0, &hr, &mc, NULL, NULL);
         if (hr > best_hr + 1e-9) {
             best_hr = hr;
             best_beta = betas[i];
@@ -1343,12 +1321,15 @@ static const unsigned rank_pools[] = {25, 50, 100};
 #define RANK_MIN_POS 20
 #define GATE_Z 1.0
 
-/* The top rows of validation cases: re-ranker features, label, case. */
+/* The top rows of validation cases: re-ranker features, label, margin,
+ * case. */
 struct rrows {
     size_t n, cap, n_cases;
     float (*r)[CW_MODEL_NRANK];
     uint8_t *y;
-    size_t *start; /* rows of case k: start[k] .. start[k + 1] */
+    double *margin;
+    size_t *start;         /* rows of case k: start[k] .. start[k + 1] */
+    double *hidden_margin; /* per case */
     size_t scap;
 };
 
@@ -1356,7 +1337,9 @@ static void rrows_release(struct rrows *t)
 {
     cw_free(t->r);
     cw_free(t->y);
+    cw_free(t->margin);
     cw_free(t->start);
+    cw_free(t->hidden_margin);
     memset(t, 0, sizeof(*t));
 }
 
@@ -1376,22 +1359,28 @@ static void rrows_add(struct rrows *t, const struct vset *v,
         for (int x = 0; x < n; x++)
             tmp[x] = (struct cw__cand){v->item[a + x], z[a + x]};
         int nt = cw__rank_select(tmp, n, RANK_N_MAX, top);
-        if (!t->n_cases) {
-            CW_GROW(t->start, t->scap, 1);
-            t->start[0] = t->n;
+        if (t->n_cases + 2 > t->scap) {
+            size_t cap = t->scap;
+            CW_GROW(t->start, cap, t->n_cases + 2);
+            t->hidden_margin =
+                cw_realloc(t->hidden_margin, cap * sizeof(*t->hidden_margin));
+            t->scap = cap;
         }
+        t->start[t->n_cases] = t->n;
+        t->hidden_margin[t->n_cases] = v->hidden_margin[k];
         for (int x = 0; x < nt; x++) {
             size_t i = a + (size_t)top[x];
             if (t->n == t->cap) {
                 size_t cap = t->cap;
                 CW_GROW(t->r, cap, t->n + 1);
                 t->y = cw_realloc(t->y, cap * sizeof(*t->y));
+                t->margin = cw_realloc(t->margin, cap * sizeof(*t->margin));
                 t->cap = cap;
             }
             cw__rank_features(v->f[i], z[i], &v->raw[i], t->r[t->n]);
+            t->margin[t->n] = v->margin[i];
             t->y[t->n++] = v->y[i];
         }
-        CW_GROW(t->start, t->scap, t->n_cases + 2);
         t->start[++t->n_cases] = t->n;
     }
     cw_free(tmp);
@@ -1555,7 +1544,8 @@ int cw__fit_clogit(const float (*r)[CW_MODEL_NRANK], const uint8_t *y,
 
 /* The best pool rows of each case of t (rows are kept best first), of
  * every case, or (pos_only) of those whose hidden item is among them: what
- * a re-ranker of pool candidates learns from. */
+ * a re-ranker of pool candidates learns from (features and labels; no
+ * margins). */
 static void rrows_top(const struct rrows *t, unsigned pool, int pos_only,
                       struct rrows *out)
 {
@@ -1625,8 +1615,9 @@ static void fit_reranker(struct rrows *t, const struct vset *v0,
     double *h = cw_malloc((nc + 1) * NP * sizeof(*h)); /* hits by pool */
     double hr1, hr[NP], mc;
     int ok[NP], top = -1;
+    struct cases cl = vset_cases(vlast);
     stage1_z(vlast, st->feat_w, z);
-    score_gamma(vlast, z, 0, 0, &hr1, &mc, NULL, h1);
+    score_gamma(&cl, z, 0, 0, &hr1, &mc, NULL, h1);
     for (int q = 0; q < NP; q++) {
         struct settings trial = *st;
         ok[q] = !rrows_fit(t, rank_pools[q], trial.rank_w);
@@ -1636,7 +1627,7 @@ static void fit_reranker(struct rrows *t, const struct vset *v0,
         trial.rank_a = 0;
         trial.rank_b = 1;
         final_z(vlast, &trial, z);
-        score_gamma(vlast, z, 0, 0, &hr[q], &mc, NULL, h + q * nc);
+        score_gamma(&cl, z, 0, 0, &hr[q], &mc, NULL, h + q * nc);
         ok[q] = cw__paired_z(h + q * nc, h1, nc) > GATE_Z;
         if (ok[q] && (top < 0 || hr[q] > hr[top]))
             top = q;
@@ -1649,10 +1640,8 @@ static void fit_reranker(struct rrows *t, const struct vset *v0,
     cw_free(h1);
     cw_free(h);
     double w[CW_MODEL_NRANK];
-    if (!best)
-        return;
     rrows_add(t, v0, st); /* every fold */
-    if (rrows_fit(t, best, w))
+    if (!best || rrows_fit(t, best, w))
         return;
     struct rrows all;
     rrows_top(t, best, 0, &all);
@@ -1687,6 +1676,64 @@ static void fit_reranker(struct rrows *t, const struct vset *v0,
     cw_free(cy);
     cw_free(x);
     rrows_release(&all);
+}
+
+/* The profit weight: the gamma and relevance floor that capture the most
+ * margin on validation (t: the best rows of every fold's cases, ranked as
+ * the decision ranks them under st) while keeping at least HR_KEEP of the
+ * hit rate of ranking by P alone, and only when the margin gained is
+ * clearly more than noise (a paired z-score over the cases above GAIN_Z):
+ * hits are what earn margin at all, and a small validation split must not
+ * talk the engine into trading them away. (Every fold, not the latest
+ * alone: a small store's latest tenth of orders is a few hundred carts, on
+ * which no gain is clear.) */
+#define HR_KEEP 0.97
+#define GAIN_Z 2.0
+
+static void tune_selection(const struct rrows *t, struct settings *st)
+{
+    static const double gammas[] = {0.03, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0};
+    static const double floors[] = {0.25, 0.5, 0.75, 0.9};
+    size_t n = t->n_cases;
+    double *base = cw_malloc((n + 1) * sizeof(*base));
+    double *cur = cw_malloc((n + 1) * sizeof(*cur));
+    double *z = cw_malloc((t->n + 1) * sizeof(*z));
+    /* rows are best first by the acceptance model, whose score is
+     * feature 0: the first rank_n are re-ranked, the others demoted */
+    for (size_t k = 0; k < n; k++) {
+        for (size_t i = t->start[k]; i < t->start[k + 1]; i++) {
+            double x = t->r[i][0];
+            if (st->rank_n && i - t->start[k] < st->rank_n) {
+                x = 0;
+                for (int d = 0; d < CW_MODEL_NRANK; d++)
+                    x += st->rank_w[d] * t->r[i][d];
+                x = st->rank_a + st->rank_b * x;
+            } else if (st->rank_n) {
+                x -= CW_RANK_DEMOTE;
+            }
+            z[i] = x;
+        }
+    }
+    struct cases c = {n, t->start, t->y, t->margin, t->hidden_margin};
+    double hr0, mc0;
+    score_gamma(&c, z, 0, 0, &hr0, &mc0, base, NULL);
+    double best = mc0;
+    st->gamma = 0;
+    for (size_t g = 0; g < sizeof(gammas) / sizeof(*gammas); g++) {
+        for (size_t f = 0; f < sizeof(floors) / sizeof(*floors); f++) {
+            double hr, mc;
+            score_gamma(&c, z, gammas[g], floors[f], &hr, &mc, cur, NULL);
+            double zs = cw__paired_z(cur, base, n);
+            if (hr >= HR_KEEP * hr0 && zs > GAIN_Z && mc > best) {
+                best = mc;
+                st->gamma = gammas[g];
+                st->floor = floors[f];
+            }
+        }
+    }
+    cw_free(z);
+    cw_free(base);
+    cw_free(cur);
 }
 
 /* The validation fold f's cases (see fit_reranker): order-free ones into
@@ -1751,20 +1798,31 @@ int cw_train(struct cw_model *out, const struct cw_train_input *in,
             return rc;
         if (!rc && positives(&vlast) >= 20 && positives(&v0) >= 20) {
             fit_acceptance(&vlast, &v0, &st);
-            struct rrows t = {0};
+            /* t: what the re-ranker learns from; tl: the benchmark's cases
+             * (the same when the cart's order counts), where the profit
+             * weight is chosen */
+            struct rrows t = {0}, tl = {0};
             for (int f = 1; f < VAL_FOLDS && !rc; f++) {
-                struct vset v;
-                rc = st.cart_order ? fold_cases(NULL, &v, in, p, &st, f, err)
-                                   : fold_cases(&v, NULL, in, p, &st, f, err);
-                if (!rc)
-                    rrows_add(&t, &v, &st);
-                vset_release(&v);
+                struct vset v, vl;
+                rc = fold_cases(st.cart_order ? NULL : &v, &vl, in, p, &st, f,
+                                err);
+                if (!rc) {
+                    rrows_add(&t, st.cart_order ? &vl : &v, &st);
+                    if (!st.cart_order)
+                        rrows_add(&tl, &vl, &st);
+                }
+                if (!st.cart_order)
+                    vset_release(&v);
+                vset_release(&vl);
             }
-            if (rc >= 0 && t.n_cases)
+            if (rc >= 0) {
                 fit_reranker(&t, st.cart_order ? &vlast : &v0, &vlast, &st);
+                if (!st.cart_order)
+                    rrows_add(&tl, &vlast, &st);
+                tune_selection(st.cart_order ? &t : &tl, &st);
+            }
             rrows_release(&t);
-            if (rc >= 0)
-                tune_selection(&vlast, &st);
+            rrows_release(&tl);
         }
         vset_release(&v0);
         vset_release(&vlast);
