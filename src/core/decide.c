@@ -89,6 +89,7 @@ struct cw_scratch {
     float lncart;    /* this request: log(1 + ncart) */
     int has_cart;    /* this request: some cart item is known */
     int seq;         /* this request: aseq was written */
+    uint32_t latest; /* this request: the latest known cart line's item */
 };
 
 const char *cw_reason_code(enum cw_reason r)
@@ -337,8 +338,9 @@ int cw__decide_candidates(const struct cw_model *m, struct cw_scratch *s,
         s->nt = nt;
     }
     /* what goes with the latest lines, whole neighbour lists */
-    if (m->meta.cart_order) {
+    if (m->meta.cart_order && nc) {
         s->seq = 1;
+        s->latest = cart[nc - 1];
         for (size_t b = 0; b < CW_MODEL_NSEQ && b < nc; b++) {
             uint32_t ci = cart[nc - 1 - b], pop = m->items[ci].pop;
             for (uint32_t x = m->nbr_off[ci]; pop && x < m->nbr_off[ci + 1];
@@ -584,8 +586,24 @@ static void explain(const struct cw_model *m, const struct cw_scratch *s,
         a->reason = CW_REASON_PAIRS_WITH;
         uint32_t pop = m->items[ev].pop;
         a->evidence_share = pop ? (double)s->aevco[item] / pop : 0;
+        /* what the shopper just added backs it at least as often: that is
+         * the evidence a shopper recognises (and the re-ranker weighs) */
+        int just = s->seq && s->aseq[item][0] > 0 &&
+                   (ev == s->latest || s->aseq[item][0] >= a->evidence_share);
+        if (just && ev != s->latest) {
+            ev = a->evidence_item = s->latest;
+            a->evidence_share = s->aseq[item][0];
+        }
         int pct = (int)lround(100 * a->evidence_share);
-        if (pct >= 1)
+        if (just && pct >= 1)
+            snprintf(a->text, sizeof(a->text),
+                     "Goes with the %s you just added: %d%% of orders with "
+                     "it include this",
+                     label(m, ev), pct);
+        else if (just)
+            snprintf(a->text, sizeof(a->text),
+                     "Often bought with the %s you just added", label(m, ev));
+        else if (pct >= 1)
             snprintf(a->text, sizeof(a->text),
                      "Pairs well with your %s: %d%% of orders with it "
                      "include this",

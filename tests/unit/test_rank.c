@@ -356,6 +356,13 @@ static void test_decision_reads_latest_lines(void **state)
         assert_int_equal(cw_decide(&m, s, &req, d, NULL), 0);
         assert_true(d->n_addons >= 1);
         assert_int_equal(d->addons[0].item, tu_item(&m, last));
+        /* and says why: the line the shopper just added */
+        assert_int_equal(d->addons[0].reason, CW_REASON_PAIRS_WITH);
+        assert_int_equal(d->addons[0].evidence_item, tu_item(&m, sku[NA - 1]));
+        char want[64];
+        snprintf(want, sizeof(want),
+                 "Goes with the %s you just added: ", sku[NA - 1]);
+        assert_non_null(strstr(d->addons[0].text, want));
         /* the same cart, added the other way round */
         for (unsigned x = 0; x < NA; x++)
             cart[x].sku = sku[NA - 1 - x];
