@@ -987,17 +987,20 @@ static void vset_release(struct vset *v)
     memset(v, 0, sizeof(*v));
 }
 
+/* Adds a case: its candidates c, or (keep) only the best keep of them. */
 static void add_case(struct vset *v, const struct cw_model *sub,
                      const struct cw_scratch *s, const struct cw__cand *c,
-                     int nc, uint32_t hidden)
+                     int nc, uint32_t hidden, unsigned keep)
 {
+    int top[CW_RANK_MAX];
+    int nk = keep ? cw__rank_select(c, nc, keep, top) : nc;
     size_t hcap = v->hcap;
     CW_GROW(v->hidden_margin, hcap, v->n_cases + 2);
     v->start = cw_realloc(v->start, hcap * sizeof(*v->start));
     v->hcap = hcap;
     v->hidden_margin[v->n_cases] = (double)sub->items[hidden].margin;
     v->start[v->n_cases] = v->n;
-    for (int x = 0; x < nc; x++) {
+    for (int x = 0; x < nk; x++) {
         if (v->n == v->cap) {
             size_t cap = v->cap;
             CW_GROW(v->f, cap, v->n + 1);
@@ -1007,7 +1010,7 @@ static void add_case(struct vset *v, const struct cw_model *sub,
             v->margin = cw_realloc(v->margin, cap * sizeof(*v->margin));
             v->cap = cap;
         }
-        uint32_t it = c[x].item;
+        uint32_t it = c[keep ? top[x] : x].item;
         cw__cand_features(sub, s, it, v->f[v->n]);
         cw__cand_rank_raw(sub, s, it, &v->raw[v->n]);
         v->item[v->n] = it;
@@ -1021,10 +1024,11 @@ static void add_case(struct vset *v, const struct cw_model *sub,
 
 /* Runs the training baskets [from, to) through sub's candidate scoring,
  * hiding in each the item the benchmark hides (last: its last line) or, for
- * what is fitted (free), CW_VAL_HIDE items chosen by cw__val_hidden. */
+ * what is fitted (free), CW_VAL_HIDE items chosen by cw__val_hidden; keeps
+ * every candidate of a case, or the best keep. */
 static void collect(struct vset *v, const struct cw_model *sub,
                     const struct cw_train_input *in, size_t from, size_t to,
-                    int free)
+                    int free, unsigned keep)
 {
     const struct cw_dataset *ds = in->ds;
     struct cw_scratch *s = cw_scratch_new(sub);
@@ -1067,7 +1071,7 @@ static void collect(struct vset *v, const struct cw_model *sub,
             struct cw__cand *c;
             int nc = cw__decide_candidates(sub, s, &req, dec, &c, NULL);
             if (nc >= 0)
-                add_case(v, sub, s, c, nc, (uint32_t)hidden);
+                add_case(v, sub, s, c, nc, (uint32_t)hidden, keep);
             cart[nl - 1] = cart[h]; /* back in place */
             cart[h] = t;
         }
@@ -1094,6 +1098,53 @@ static void stage1_z(const struct vset *v, const double *w, double *z)
             x += w[d + 1] * v->f[i][d];
         z[i] = x;
     }
+}
+
+/* Keeps the best keep rows of each case of v by the acceptance model
+ * under w: once it is fitted, nothing reads the others (the re-ranker's
+ * pool and the top 3 come from them), and a case can have thousands. */
+static void vset_trim(struct vset *v, const double *w, unsigned keep)
+{
+    double *z = cw_malloc((v->n + 1) * sizeof(*z));
+    stage1_z(v, w, z);
+    struct cw__cand *tmp = NULL;
+    size_t tcap = 0, o = 0;
+    for (size_t k = 0; k < v->n_cases; k++) {
+        size_t a = v->start[k], e = v->start[k + 1];
+        int n = (int)(e - a), top[CW_RANK_MAX];
+        CW_GROW(tmp, tcap, (size_t)n + 1);
+        for (int x = 0; x < n; x++)
+            tmp[x] = (struct cw__cand){(uint32_t)x, z[a + (size_t)x]};
+        int nk = cw__rank_select(tmp, n, keep, top);
+        /* rows move only toward the front, and a case's kept rows are
+         * read before any is written over: sort them by position */
+        for (int x = 1; x < nk; x++)
+            for (int y = x; y > 0 && top[y - 1] > top[y]; y--) {
+                int t = top[y];
+                top[y] = top[y - 1];
+                top[y - 1] = t;
+            }
+        v->start[k] = o;
+        for (int x = 0; x < nk; x++, o++) {
+            size_t i = a + (size_t)top[x];
+            if (i == o)
+                continue;
+            memcpy(v->f[o], v->f[i], sizeof(*v->f));
+            v->raw[o] = v->raw[i];
+            v->item[o] = v->item[i];
+            v->y[o] = v->y[i];
+            v->margin[o] = v->margin[i];
+        }
+    }
+    v->start[v->n_cases] = v->n = o;
+    v->cap = o + 1; /* and give the rest back */
+    v->f = cw_realloc(v->f, v->cap * sizeof(*v->f));
+    v->raw = cw_realloc(v->raw, v->cap * sizeof(*v->raw));
+    v->item = cw_realloc(v->item, v->cap * sizeof(*v->item));
+    v->y = cw_realloc(v->y, v->cap * sizeof(*v->y));
+    v->margin = cw_realloc(v->margin, v->cap * sizeof(*v->margin));
+    cw_free(tmp);
+    cw_free(z);
 }
 
 /* The rows of case k ranked as the decision ranks them: z1 the acceptance
@@ -1758,10 +1809,13 @@ static int fold_cases(struct vset *vfree, struct vset *vlast,
     int rc = build(&sub, &sub_in, p, st, err);
     if (rc)
         return rc;
+    /* the older folds come after the acceptance model is fitted: only
+     * their best rows by it are ever read */
+    unsigned keep = f ? CW_RANK_MAX : 0;
     if (vfree)
-        collect(vfree, &sub, in, from, to, 1);
+        collect(vfree, &sub, in, from, to, 1, keep);
     if (vlast)
-        collect(vlast, &sub, in, from, to, 0);
+        collect(vlast, &sub, in, from, to, 0, keep);
     cw_model_release(&sub);
     return 0;
 }
@@ -1798,6 +1852,8 @@ int cw_train(struct cw_model *out, const struct cw_train_input *in,
             return rc;
         if (!rc && positives(&vlast) >= 20 && positives(&v0) >= 20) {
             fit_acceptance(&vlast, &v0, &st);
+            vset_trim(&v0, st.feat_w, CW_RANK_MAX);
+            vset_trim(&vlast, st.feat_w, CW_RANK_MAX);
             /* t: what the re-ranker learns from; tl: the benchmark's cases
              * (the same when the cart's order counts), where the profit
              * weight is chosen */
