@@ -1210,6 +1210,31 @@ static double platt_loss(const double *x, const uint8_t *y, size_t n, double a,
     return l;
 }
 
+/* (train_int.h) */
+double cw__platt_intercept(const double *x, const uint8_t *y, size_t n,
+                           double b)
+{
+    double pos = 0;
+    for (size_t i = 0; i < n; i++)
+        pos += y[i];
+    if (!n)
+        return 0;
+    /* sum sigmoid(a + b x) rises with a: bisect until it matches the
+     * labels (kept off 0 and n, where a would run off to infinity) */
+    pos = fmin(fmax(pos, 0.5), (double)n - 0.5);
+    double lo = -50, hi = 50;
+    for (int it = 0; it < 100 && hi - lo > 1e-9; it++) {
+        double a = (lo + hi) / 2, sum = 0;
+        for (size_t i = 0; i < n; i++)
+            sum += cw__sigmoid(a + b * x[i]);
+        if (sum < pos)
+            lo = a;
+        else
+            hi = a;
+    }
+    return (lo + hi) / 2;
+}
+
 /* Platt scaling: P = sigmoid(a + b x) by damped Newton on the log loss
  * with a small ridge. A monotone map of x, so it calibrates without
  * reordering what x ranks. */
@@ -1702,9 +1727,12 @@ static void fit_reranker(struct rrows *t, const struct vset *v0,
         for (int d = 0; d < CW_MODEL_NRANK; d++)
             x[i] += w[d] * all.r[i][d];
     }
-    /* calibrated on what a decision shows: each case's best
-     * CW_DECIDE_MAX rows by the re-ranker (fitted on all of a pool's rows,
-     * P came out half the accept rate of the add-ons shown) */
+    /* calibrated on every row of the pool (the slope: how much the score
+     * says), then the level set on what a decision shows, each case's best
+     * CW_DECIDE_MAX rows (on the pool alone, P came out half the accept
+     * rate of the add-ons shown; a slope fitted on those alone can come out
+     * negative, and would turn the ranking upside down) */
+    cw__fit_platt(x, all.y, all.n, &st->rank_a, &st->rank_b);
     double *cx = cw_malloc((all.n + 1) * sizeof(*cx));
     uint8_t *cy = cw_malloc(all.n + 1);
     struct cw__cand tmp[CW_RANK_MAX];
@@ -1720,9 +1748,12 @@ static void fit_reranker(struct rrows *t, const struct vset *v0,
             cy[cn++] = all.y[a + (size_t)shown[i]];
         }
     }
-    st->rank_n = best;
-    memcpy(st->rank_w, w, sizeof(w));
-    cw__fit_platt(cx, cy, cn, &st->rank_a, &st->rank_b);
+    /* a score that does not rise with the hits says nothing: no re-ranker */
+    if (st->rank_b > 0) {
+        st->rank_n = best;
+        memcpy(st->rank_w, w, sizeof(w));
+        st->rank_a = cw__platt_intercept(cx, cy, cn, st->rank_b);
+    }
     cw_free(cx);
     cw_free(cy);
     cw_free(x);

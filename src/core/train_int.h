@@ -82,6 +82,11 @@ double cw__paired_z(const double *a, const double *b, size_t n);
  * x) fitted to labels y by Newton on the log loss. */
 void cw__fit_platt(const double *x, const uint8_t *y, size_t n, double *a,
                    double *b);
+/* The intercept a that makes sigmoid(a + b x) predict as many positives
+ * as y has (the log loss's best a for that slope): a level set on one
+ * set of rows with a slope fitted on another. */
+double cw__platt_intercept(const double *x, const uint8_t *y, size_t n,
+                           double b);
 /* Conditional logit: P(row i is the one chosen in its case) = softmax over
  * the case's rows (start[k] .. start[k + 1]) of w . r_i, with a ridge l2 on
  * the standardized weights. Returns 0 with w on the raw features, or -1. */

@@ -376,6 +376,36 @@ static void test_decision_reads_latest_lines(void **state)
     cw_dataset_release(&ds);
 }
 
+/* The intercept for a given slope: as many positives predicted as there
+ * are, whatever the slope; a larger share of positives, a larger one. */
+static void test_platt_intercept(void **state)
+{
+    enum { N = 400 };
+    double x[N];
+    uint8_t y[N];
+    for (int i = 0; i < N; i++) {
+        x[i] = (i % 40) / 10.0 - 2;
+        y[i] = i % 10 == 0 || x[i] > 1.5;
+    }
+    double pos = 0;
+    for (int i = 0; i < N; i++)
+        pos += y[i];
+    for (double b = 0.5; b <= 2; b += 0.5) {
+        double a = cw__platt_intercept(x, y, N, b), sum = 0;
+        for (int i = 0; i < N; i++)
+            sum += 1 / (1 + exp(-(a + b * x[i])));
+        assert_float_equal(sum, pos, 1e-6);
+    }
+    /* more positives: the level rises */
+    double a0 = cw__platt_intercept(x, y, N, 1);
+    y[1] = y[2] = y[3] = 1;
+    assert_true(cw__platt_intercept(x, y, N, 1) > a0);
+    /* none at all: a finite, very low level */
+    memset(y, 0, sizeof(y));
+    double a1 = cw__platt_intercept(x, y, N, 1);
+    assert_true(isfinite(a1) && a1 < -5);
+}
+
 /* Two wins in four cases, no loss: mean 0.5, SD 0.5, SE 0.25, z 2; the
  * same gain over twice the cases is surer; a loss is negative. */
 static void test_paired_z(void **state)
@@ -527,6 +557,7 @@ int main(void)
         TU_TEST(test_trend_and_cart_evidence),
         TU_TEST(test_val_hidden_order_free),
         TU_TEST(test_paired_z),
+        TU_TEST(test_platt_intercept),
         TU_TEST(test_decision_ignores_line_order),
         TU_TEST(test_line_order_mix),
         TU_TEST(test_decision_reads_latest_lines),
