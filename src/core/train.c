@@ -1679,8 +1679,7 @@ static int rrows_fit(const struct rrows *t, unsigned pool,
  * candidates it re-ranks is chosen there too: the smallest pool within a
  * standard error of the one that ranks vlast best (a larger pool costs
  * every decision time). Then it is fitted on every fold (v0: the latest one's
- * cases of the kind the older ones gave) and calibrated (Platt) on all their
- * rows. */
+ * cases of the kind the older ones gave) and calibrated (below). */
 static void fit_reranker(struct rrows *t, const struct vset *v0,
                          const struct vset *vlast, struct settings *st)
 {
@@ -1732,7 +1731,8 @@ static void fit_reranker(struct rrows *t, const struct vset *v0,
      * CW_DECIDE_MAX rows (on the pool alone, P came out half the accept
      * rate of the add-ons shown; a slope fitted on those alone can come out
      * negative, and would turn the ranking upside down) */
-    cw__fit_platt(x, all.y, all.n, &st->rank_a, &st->rank_b);
+    double pa, pb;
+    cw__fit_platt(x, all.y, all.n, &pa, &pb);
     double *cx = cw_malloc((all.n + 1) * sizeof(*cx));
     uint8_t *cy = cw_malloc(all.n + 1);
     struct cw__cand tmp[CW_RANK_MAX];
@@ -1749,10 +1749,11 @@ static void fit_reranker(struct rrows *t, const struct vset *v0,
         }
     }
     /* a score that does not rise with the hits says nothing: no re-ranker */
-    if (st->rank_b > 0) {
+    if (pb > 0) {
         st->rank_n = best;
         memcpy(st->rank_w, w, sizeof(w));
-        st->rank_a = cw__platt_intercept(cx, cy, cn, st->rank_b);
+        st->rank_a = cw__platt_intercept(cx, cy, cn, pb);
+        st->rank_b = pb;
     }
     cw_free(cx);
     cw_free(cy);
