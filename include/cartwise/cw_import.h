@@ -6,8 +6,9 @@
  * memory stays bounded whatever the file size. A malformed row fails with
  * CW_EPARSE and "FILE:LINE:COLUMN: what" in err, unless opts.skip_bad is set,
  * in which case it is counted in stats.skipped and the import goes on.
- * Whether the sink's writes become durable is the caller's business (the CLI
- * wraps the whole run in one store transaction and rolls back on error).
+ * Whether the sink's writes become durable is the caller's business
+ * (cw_app_import_file, `cartwise import`'s, wraps the whole run in one store
+ * transaction and rolls back on error).
  */
 #ifndef CW_IMPORT_H
 #define CW_IMPORT_H

@@ -1,7 +1,8 @@
 /*
  * app.h: what the CLI and the HTTP server do the same way, on top of the
  * store and core: train a model version from the store and publish it, load
- * the newest published version, and write a decision as JSON.
+ * the newest published version, write a decision as JSON, and import a
+ * store export into the store.
  *
  * This layer may use the store and files (core may not) but never prints:
  * failures come back as CW_E* codes with one line in err that the caller
@@ -15,6 +16,7 @@
 
 #include "cartwise/cw_experiment.h"
 #include "cartwise/cw_file.h"
+#include "cartwise/cw_import.h"
 #include "cartwise/cw_incentive.h"
 #include "cartwise/cw_kpi.h"
 #include "cartwise/cw_model.h"
@@ -122,6 +124,36 @@ size_t cw_app_assumptions(const struct cw_model *m, const struct cw_decision *d,
  * "FILE:LINE: what" in err. */
 int cw_app_read_lines(const char *file, struct cw_dataset *ds, size_t *rows,
                       size_t *skipped, struct cw_buf *err);
+
+/* ---- import (import_file.c): `cartwise import` ---- */
+
+/* Records are written CW_APP_IMPORT_BATCH at a time with the store's
+ * put_batch (one round trip each to a PostgreSQL server). */
+#define CW_APP_IMPORT_BATCH 1024
+
+/* What an import read, and how much of it the store did not hold yet. */
+struct cw_app_import_result {
+    struct cw_import_stats stats; /* what the parser read and emitted */
+    uint64_t new_products, new_orders, new_lines, new_returns;
+    uint64_t products_no_cost; /* product records without a cost */
+};
+
+/* Imports file, an export in format, into s as one transaction: parsed
+ * with cw_import_run (opts: skip_bad, progress) and written in batches. The
+ * prices' currency is opts->currency when given, and that is remembered in
+ * the store (meta "currency"); else the remembered one; else the format's
+ * own, and the first one the records carried is remembered. out is zeroed
+ * first. Returns 0, or a CW_E* code when nothing was written; err then says
+ * why: the parser's "FILE:LINE:COL: ...", or for a record the store refused
+ * "FILE:LINE: cannot store order 'X': storage error (the store's message)"
+ * with the record's own line, although its batch was written rows later;
+ * a failed rollback is appended as "(and the rollback failed: ...)". On
+ * success err holds the first skipped row's reason when opts->skip_bad
+ * skipped any (out->stats.skipped). */
+int cw_app_import_file(struct cw_store *s, const char *file,
+                       enum cw_import_format format,
+                       const struct cw_import_opts *opts,
+                       struct cw_app_import_result *out, struct cw_buf *err);
 
 /* ---- incentives (config_json.c, incentive_train.c, incentives.c) ---- */
 

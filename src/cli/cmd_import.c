@@ -1,11 +1,8 @@
 /*
  * cmd_import.c: `cartwise import`, a store export into the store.
  *
- * The whole file is one store transaction: the parser (cw_import.h) hands
- * records to a sink that writes them in batches with the store's put_batch
- * (one round trip per batch to a PostgreSQL server) and counts which ones
- * were new, and any error rolls everything back, so a failed import leaves
- * the store exactly as it was and a repeated one adds nothing. The
+ * Parses the flags, opens the store and prints: the import itself, one
+ * transaction written in batches, is cw_app_import_file's (app.h). The
  * progress bar goes to stderr and only to a terminal, so pipes and logs stay
  * clean.
  */
@@ -13,238 +10,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cartwise/cw_alloc.h"
+#include "app/app.h"
 #include "cartwise/cw_buf.h"
-#include "cartwise/cw_csv.h"
 #include "cartwise/cw_err.h"
 #include "cartwise/cw_import.h"
-#include "cartwise/cw_money.h"
 #include "cartwise/cw_store.h"
 #include "cli/cli.h"
-
-/* Records wait in batches of BATCH that the store writes with put_batch:
- * one round trip per batch on PostgreSQL instead of one per record. The
- * parser lends a record's strings for its call only, so a waiting record
- * holds copies; and the file line it came from, since by the time its
- * batch is written the parser has read on. */
-#define BATCH 1024
-
-struct waiting {
-    long line;
-    union {
-        struct cw_product_rec product;
-        struct cw_order_rec order;
-        struct cw_line_rec line;
-        struct cw_return_rec ret;
-    } rec; /* strings owned */
-};
-
-struct sink_state {
-    struct cw_store *store;
-    struct cw_csv *csv; /* the file the records come from */
-    struct cw_buf err;  /* the store's message when a write fails */
-    int failed;         /* a write failed: failure says which and why */
-    char *failure;      /* owned: "FILE:LINE: cannot store ... (err)", the
-                           line the record's, maybe well before the
-                           parser's */
-    uint64_t new_products, new_orders, new_lines, new_returns;
-    uint64_t products_no_cost;
-    char currency[4]; /* first currency the records carried, "" if none */
-    struct cw_store_put *put; /* [BATCH], owned */
-    struct waiting *wait;     /* [BATCH], owned */
-    size_t n;                 /* records waiting */
-};
-
-static void note_currency(struct sink_state *st, const char *cur)
-{
-    if (!st->currency[0] && cur && cw_cli_valid_currency(cur))
-        memcpy(st->currency, cur, 4);
-}
-
-static const char *keep(const char *s)
-{
-    return s ? cw_strdup(s) : NULL;
-}
-
-/* Frees the strings of waiting record i. */
-static void drop(struct sink_state *st, size_t i)
-{
-    struct waiting *w = &st->wait[i];
-    switch (st->put[i].kind) {
-    case CW_STORE_PRODUCT:
-        cw_free((char *)w->rec.product.sku);
-        cw_free((char *)w->rec.product.group);
-        cw_free((char *)w->rec.product.title);
-        cw_free((char *)w->rec.product.category);
-        cw_free((char *)w->rec.product.currency);
-        cw_free((char *)w->rec.product.attributes);
-        cw_free((char *)w->rec.product.tier_group);
-        return;
-    case CW_STORE_ORDER:
-        cw_free((char *)w->rec.order.id);
-        cw_free((char *)w->rec.order.customer);
-        cw_free((char *)w->rec.order.ts);
-        cw_free((char *)w->rec.order.currency);
-        return;
-    case CW_STORE_LINE:
-        cw_free((char *)w->rec.line.order_id);
-        cw_free((char *)w->rec.line.sku);
-        return;
-    case CW_STORE_RETURN:
-        cw_free((char *)w->rec.ret.id);
-        cw_free((char *)w->rec.ret.order_id);
-        cw_free((char *)w->rec.ret.customer);
-        cw_free((char *)w->rec.ret.sku);
-        cw_free((char *)w->rec.ret.ts);
-        return;
-    }
-}
-
-/* Says which record failed as the parser would have said it of the record
- * in hand (import.c: "FILE:LINE: cannot store WHAT 'ID': ..."), with the
- * store's message after it. */
-static void note_failure(struct sink_state *st, int rc, size_t i)
-{
-    const char *name = cw_csv_name(st->csv), *what = "record", *id = "";
-    if (i < st->n) {
-        const struct waiting *w = &st->wait[i];
-        switch (st->put[i].kind) {
-        case CW_STORE_PRODUCT:
-            what = "product", id = w->rec.product.sku;
-            break;
-        case CW_STORE_ORDER:
-            what = "order", id = w->rec.order.id;
-            break;
-        case CW_STORE_LINE:
-            what = "line of order", id = w->rec.line.order_id;
-            break;
-        case CW_STORE_RETURN:
-            what = "return", id = w->rec.ret.id;
-            break;
-        }
-    }
-    struct cw_buf b = CW_BUF_INIT;
-    if (i < st->n)
-        cw_buf_addf(&b, "%s:%ld: cannot store %s '%s': %s", name,
-                    st->wait[i].line, what, id ? id : "", cw_strerror(rc));
-    else /* not one record's fault: the connection, say */
-        cw_buf_addf(&b,
-                    "%s:%ld: cannot store the %zu records read up to here: "
-                    "%s",
-                    name, st->n ? st->wait[st->n - 1].line : 0L, st->n,
-                    cw_strerror(rc));
-    cw_buf_addf(&b, " (%s)",
-                st->err.len ? cw_buf_str(&st->err) : cw_strerror(rc));
-    cw_free(st->failure);
-    st->failure = cw_buf_detach(&b, NULL);
-}
-
-/* Writes the waiting records; 0 or the store's CW_E* code (the message in
- * st->failure). */
-static int flush(struct sink_state *st)
-{
-    if (!st->n)
-        return 0;
-    size_t failed = st->n;
-    int rc =
-        st->store->ops->put_batch(st->store, st->put, st->n, &failed, &st->err);
-    if (rc < 0) {
-        st->failed = 1;
-        note_failure(st, rc, failed);
-    } else {
-        uint64_t *const added[] = {
-            [CW_STORE_PRODUCT] = &st->new_products,
-            [CW_STORE_ORDER] = &st->new_orders,
-            [CW_STORE_LINE] = &st->new_lines,
-            [CW_STORE_RETURN] = &st->new_returns,
-        };
-        for (size_t i = 0; i < st->n; i++)
-            *added[st->put[i].kind] += st->put[i].added != 0;
-    }
-    for (size_t i = 0; i < st->n; i++)
-        drop(st, i);
-    st->n = 0;
-    return rc < 0 ? rc : 0;
-}
-
-/* Takes the record just filled in at st->n into the batch; writes the
- * batch when it is full. */
-static int wait_for_batch(struct sink_state *st, enum cw_store_kind kind)
-{
-    size_t i = st->n++;
-    struct waiting *w = &st->wait[i];
-    w->line = cw_csv_line(st->csv);
-    st->put[i].kind = kind;
-    st->put[i].added = 0;
-    switch (kind) {
-    case CW_STORE_PRODUCT:
-        st->put[i].rec.product = &w->rec.product;
-        break;
-    case CW_STORE_ORDER:
-        st->put[i].rec.order = &w->rec.order;
-        break;
-    case CW_STORE_LINE:
-        st->put[i].rec.line = &w->rec.line;
-        break;
-    case CW_STORE_RETURN:
-        st->put[i].rec.ret = &w->rec.ret;
-        break;
-    }
-    return st->n == BATCH ? flush(st) : 0;
-}
-
-static int sink_product(void *ctx, const struct cw_product_rec *p)
-{
-    struct sink_state *st = ctx;
-    st->products_no_cost += p->cost == CW_MONEY_UNKNOWN;
-    note_currency(st, p->currency);
-    struct cw_product_rec *c = &st->wait[st->n].rec.product;
-    *c = *p;
-    c->sku = keep(p->sku);
-    c->group = keep(p->group);
-    c->title = keep(p->title);
-    c->category = keep(p->category);
-    c->currency = keep(p->currency);
-    c->attributes = keep(p->attributes);
-    c->tier_group = keep(p->tier_group);
-    return wait_for_batch(st, CW_STORE_PRODUCT);
-}
-
-static int sink_order(void *ctx, const struct cw_order_rec *o)
-{
-    struct sink_state *st = ctx;
-    note_currency(st, o->currency);
-    struct cw_order_rec *c = &st->wait[st->n].rec.order;
-    *c = *o;
-    c->id = keep(o->id);
-    c->customer = keep(o->customer);
-    c->ts = keep(o->ts);
-    c->currency = keep(o->currency);
-    return wait_for_batch(st, CW_STORE_ORDER);
-}
-
-static int sink_line(void *ctx, const struct cw_line_rec *l)
-{
-    struct sink_state *st = ctx;
-    struct cw_line_rec *c = &st->wait[st->n].rec.line;
-    *c = *l;
-    c->order_id = keep(l->order_id);
-    c->sku = keep(l->sku);
-    return wait_for_batch(st, CW_STORE_LINE);
-}
-
-static int sink_return(void *ctx, const struct cw_return_rec *r)
-{
-    struct sink_state *st = ctx;
-    struct cw_return_rec *c = &st->wait[st->n].rec.ret;
-    *c = *r;
-    c->id = keep(r->id);
-    c->order_id = keep(r->order_id);
-    c->customer = keep(r->customer);
-    c->sku = keep(r->sku);
-    c->ts = keep(r->ts);
-    return wait_for_batch(st, CW_STORE_RETURN);
-}
 
 struct progress {
     const char *name;
@@ -295,14 +66,14 @@ static int list_formats(void)
 
 static int summary(const struct cw_cli *cli, const char *file,
                    enum cw_import_format format,
-                   const struct cw_import_stats *s, const struct sink_state *st,
-                   double secs)
+                   const struct cw_app_import_result *r, double secs)
 {
+    const struct cw_import_stats *s = &r->stats;
     double rate = secs > 0 ? (double)s->rows / secs : 0.0;
-    unsigned long long v[] = {s->rows,       s->products,    st->new_products,
-                              s->orders,     st->new_orders, s->lines,
-                              st->new_lines, s->returns,     st->new_returns,
-                              s->skipped,    s->ignored};
+    unsigned long long v[] = {s->rows,      s->products,   r->new_products,
+                              s->orders,    r->new_orders, s->lines,
+                              r->new_lines, s->returns,    r->new_returns,
+                              s->skipped,   s->ignored};
     struct cw_buf b = CW_BUF_INIT;
     if (cli->json) {
         cw_buf_adds(&b, "{\"file\":");
@@ -319,7 +90,7 @@ static int summary(const struct cw_cli *cli, const char *file,
         cw_buf_addf(&b,
                     ",\"products_without_cost\":%llu,\"seconds\":%.3f"
                     ",\"rows_per_s\":%.0f}",
-                    (unsigned long long)st->products_no_cost, secs, rate);
+                    (unsigned long long)r->products_no_cost, secs, rate);
     } else {
         cw_buf_addf(&b,
                     "imported %s: %llu rows, %llu products (%llu new), %llu "
@@ -328,47 +99,15 @@ static int summary(const struct cw_cli *cli, const char *file,
                     file, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8],
                     v[9], v[10]);
         cw_buf_addf(&b, ", in %.2f s (%.0f rows/s)", secs, rate);
-        if (st->products_no_cost)
+        if (r->products_no_cost)
             cw_buf_addf(&b,
                         "\n%llu products without cost: margins will use the "
                         "default rate (set with `cartwise train "
                         "--margin-rate`)",
-                        (unsigned long long)st->products_no_cost);
+                        (unsigned long long)r->products_no_cost);
     }
     int rc = cw_cli_emit(&b);
     cw_buf_release(&b);
-    return rc;
-}
-
-/* Runs the import inside the open transaction; returns a CW_E* code with
- * the message in err. */
-static int run(const char *file, enum cw_import_format format,
-               const struct cw_import_opts *opts, struct sink_state *st,
-               struct cw_import_stats *stats, struct cw_buf *err)
-{
-    struct cw_csv *csv = NULL;
-    /* a Merchant Center feed is tab-separated whatever its file is called */
-    int rc = cw_csv_open(&csv, file, format == CW_IMPORT_GMC ? '\t' : 0, err);
-    if (rc < 0)
-        return rc;
-    st->csv = csv;
-    struct cw_import_sink sink = {st, sink_product, sink_order, sink_line,
-                                  sink_return};
-    rc = cw_import_run(format, csv, opts, &sink, stats, err);
-    /* The records still waiting come from lines before any the parser
-     * stopped at: a record among them that the store refuses is the first
-     * error in the file, and the one to report, as it was when every
-     * record was written at once. The parser's message for a failed batch
-     * names the record in hand, not the one that failed. */
-    if (!st->failed) {
-        int wrc = flush(st);
-        if (wrc < 0)
-            rc = wrc;
-    }
-    if (st->failed)
-        cw_err(err, rc, "%s", st->failure);
-    st->csv = NULL;
-    cw_csv_close(csv);
     return rc;
 }
 
@@ -428,13 +167,6 @@ int cw_cmd_import(int argc, char **argv, struct cw_cli *cli)
     if ((rc = cw_cli_open_store(cli, &store)) != CW_EXIT_OK)
         return rc;
 
-    struct cw_buf err = CW_BUF_INIT;
-    char *stored_currency = NULL;
-    const char *currency_opt = currency;
-    if (!currency &&
-        store->ops->meta_get(store, "currency", &stored_currency, NULL) == 0)
-        currency = stored_currency;
-
     const char *slash = strrchr(file, '/');
     struct progress pr = {slash ? slash + 1 : file, 0.0, 0};
     struct cw_import_opts io = {skip_bad, currency, NULL, NULL};
@@ -442,36 +174,10 @@ int cw_cmd_import(int argc, char **argv, struct cw_cli *cli)
         io.progress = progress_cb;
         io.progress_ctx = &pr;
     }
-    struct sink_state st;
-    memset(&st, 0, sizeof(st));
-    st.store = store;
-    st.put = cw_calloc(BATCH, sizeof(*st.put));
-    st.wait = cw_calloc(BATCH, sizeof(*st.wait));
-    struct cw_import_stats stats;
-    memset(&stats, 0, sizeof(stats));
-
+    struct cw_app_import_result res;
+    struct cw_buf err = CW_BUF_INIT;
     double t0 = cw_cli_now();
-    int code = store->ops->begin(store, &err);
-    if (code == 0) {
-        code = run(file, format, &io, &st, &stats, &err);
-        /* remember the prices' currency for training: the one given, else
-         * the one the file's records carried (formats know their own) */
-        const char *remember = currency_opt      ? currency_opt
-                               : stored_currency ? NULL
-                               : st.currency[0]  ? st.currency
-                                                 : NULL;
-        if (code == 0 && remember)
-            code = store->ops->meta_set(store, "currency", remember, &err);
-        if (code == 0) {
-            code = store->ops->commit(store, &err);
-        } else {
-            struct cw_buf rerr = CW_BUF_INIT;
-            if (store->ops->rollback(store, &rerr) < 0)
-                cw_buf_addf(&err, " (and the rollback failed: %s)",
-                            cw_buf_str(&rerr));
-            cw_buf_release(&rerr);
-        }
-    }
+    int code = cw_app_import_file(store, file, format, &io, &res, &err);
     double secs = cw_cli_now() - t0;
     progress_clear(&pr);
 
@@ -480,18 +186,13 @@ int cw_cmd_import(int argc, char **argv, struct cw_cli *cli)
         rc = cw_cli_error("import of '%s' failed: nothing was written", file);
     } else {
         /* with --skip-bad, err holds the first skipped row's reason */
-        if (stats.skipped && err.len)
+        if (res.stats.skipped && err.len)
             fprintf(stderr,
                     "cartwise: warning: skipped %llu malformed rows, the "
                     "first: %s\n",
-                    (unsigned long long)stats.skipped, cw_buf_str(&err));
-        rc = summary(cli, file, format, &stats, &st, secs);
+                    (unsigned long long)res.stats.skipped, cw_buf_str(&err));
+        rc = summary(cli, file, format, &res, secs);
     }
-    cw_free(stored_currency);
-    cw_free(st.put); /* run() wrote or dropped every record */
-    cw_free(st.wait);
-    cw_free(st.failure);
-    cw_buf_release(&st.err);
     cw_buf_release(&err);
     cw_store_close(store);
     return rc;

@@ -3,10 +3,11 @@
 # server named by $CW_TEST_PG_URL (scripts/test starts one; skipped, exit 77,
 # only when the variable is unset): import the small fixture (the same counts
 # as into a SQLite file; a re-import adds nothing; a bad row rolls the whole
-# file back), train with the model files in a directory, serve, a decide and
-# an event over real HTTP on loopback, and both found in PostgreSQL after
-# the server stopped; then two servers on the one database share one daily
-# discount budget.
+# file back), train with the model files in a directory, serve, a decide, an
+# event and orders (one repeated, then all replayed) over real HTTP on
+# loopback, the decide and the event found in PostgreSQL after the server
+# stopped; then two servers on the one database share one daily discount
+# budget.
 . "$(dirname "$0")/lib.sh"
 if [ -z "${CW_TEST_PG_URL:-}" ]; then
     echo "SKIPPED: CW_TEST_PG_URL is not set (scripts/test starts a" \
@@ -113,6 +114,34 @@ status=$(curl -s -o "$T/ev.json" -w '%{http_code}' "http://127.0.0.1:$port/v1/ev
     -d "{\"events\":[{\"id\":\"pg-ev-1\",\"type\":\"add_to_cart\",\"session_id\":\"pg-s1\",\"ts\":\"2026-11-22T10:00:00Z\",\"sku\":\"$addon\",\"decision_id\":\"$dec\",\"placement\":\"cart\",\"value\":0}]}")
 case "$status" in 2??) ;; *) fail "events status $status: $(cat "$T/ev.json")" ;; esac
 
+# POST /v1/orders: the orders, then their lines and returns, each a batch
+# the store pipelines. An order repeated in the request is a duplicate: its
+# lines are left out, even one the first had not, its returns are kept; a
+# replay inserts nothing.
+order_line() { echo "{\"sku\":\"$1\",\"qty\":1,\"unit_price\":255}"; }
+o1="{\"id\":\"pg-o1\",\"customer_id\":\"pg-c1\",\"created_at\":\"2026-11-22T10:00:00Z\""
+o2="{\"id\":\"pg-o2\",\"created_at\":\"2026-11-22T11:00:00Z\""
+order_ret() { echo "[{\"id\":\"$1\",\"sku\":\"85123A\",\"qty\":1}]"; }
+orders="{\"orders\":[$o1,\"lines\":[$(order_line 85123A),$(order_line 71053)],\"returns\":$(order_ret pg-r1)},
+    $o2,\"lines\":[$(order_line 22632)]},
+    $o1,\"lines\":[$(order_line 85123A),$(order_line 71053),$(order_line 22633)],\"returns\":$(order_ret pg-r2)}]}"
+order_rows() {
+    psql1 "$url" "SELECT (SELECT count(*) FROM orders WHERE id LIKE 'pg-o%') || ' ' ||
+        (SELECT count(*) FROM order_lines WHERE order_id LIKE 'pg-o%') || ' ' ||
+        (SELECT count(*) FROM returns WHERE id LIKE 'pg-r%') || ' ' ||
+        (SELECT order_count FROM customers WHERE id = 'pg-c1')"
+}
+OUT=$(curl -s -w '\n%{http_code}' "http://127.0.0.1:$port/v1/orders" \
+    -H "Authorization: Bearer $sk" -H 'Content-Type: application/json' -d "$orders")
+assert_eq "$OUT" $'{"received":3,"inserted":2,"duplicates":1}\n200' "orders"
+assert_eq "$(order_rows)" "2 3 2 1" "orders, lines, returns, pg-c1's orders"
+assert_eq "$(psql1 "$url" "SELECT string_agg(sku, ',' ORDER BY line_no) FROM order_lines WHERE order_id = 'pg-o1'")" \
+    "85123A,71053" "pg-o1's lines"
+OUT=$(curl -s -w '\n%{http_code}' "http://127.0.0.1:$port/v1/orders" \
+    -H "Authorization: Bearer $sk" -H 'Content-Type: application/json' -d "$orders")
+assert_eq "$OUT" $'{"received":3,"inserted":0,"duplicates":3}\n200' "orders replayed"
+assert_eq "$(order_rows)" "2 3 2 1" "rows after the replay"
+
 kill -TERM "$srv"
 wait "$srv" || fail "cartwise serve exited $?: $(cat "$T/serve.err")"
 srv=
@@ -124,7 +153,9 @@ assert_eq "$(psql1 "$url" "SELECT type || ' ' || sku || ' ' || decision_id FROM 
     "add_to_cart $addon $dec" "the event in postgres"
 # and read back through the store's scans: the KPI report
 expect_exit 0 cw report kpis --db "$url" --json
-assert_eq "$(json 'd["orders"]')" "$(sql "$T/ref.db" "SELECT count(*) FROM orders")" "report's orders"
+# (the imported ones and the two posted)
+assert_eq "$(json 'd["orders"]')" "$(($(sql "$T/ref.db" "SELECT count(*) FROM orders") + 2))" \
+    "report's orders"
 
 # ---- two nodes, one daily budget ---------------------------------------------
 # The discount budget is the store's (budget_leases): two servers on this

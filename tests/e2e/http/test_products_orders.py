@@ -133,6 +133,33 @@ class OrdersTest(ServerTest):
         self.assertEqual(r.json(), {"received": 2, "inserted": 1, "duplicates": 1})
         self.assertEqual(count(self.db, "orders"), after["orders"] + 1)
 
+    def test_duplicate_within_request(self):
+        # the second o-dup-1 is a duplicate of the first: its lines are left
+        # out (the third one too), its return is kept; the customer counts
+        # the order once
+        before = counts(self.db, *ORDER_TABLES)
+        r1 = {"id": "r-dup-1", "sku": "85123A", "qty": 1}
+        r2 = {"id": "r-dup-2", "sku": "71053", "qty": 1}
+        orders = [order("o-dup-1", customer_id="c-dup", returns=[r1]),
+                  order("o-dup-2", customer_id=None, skus=("22632",)),
+                  order("o-dup-1", customer_id="c-dup",
+                        skus=("85123A", "71053", "22633"), returns=[r2])]
+        r = self.post({"orders": orders})
+        self.assertStatus(r, 200)
+        self.assertEqual(r.json(), {"received": 3, "inserted": 2, "duplicates": 1})
+        self.assertEqual(counts(self.db, *ORDER_TABLES),
+                         {"orders": before["orders"] + 2,
+                          "order_lines": before["order_lines"] + 3,
+                          "returns": before["returns"] + 2})
+        self.assertEqual(sql(self.db, "SELECT group_concat(sku) FROM (SELECT sku FROM "
+                                      "order_lines WHERE order_id = 'o-dup-1' "
+                                      "ORDER BY line_no)"), "85123A,71053")
+        self.assertEqual(sql(self.db, "SELECT order_count FROM customers "
+                                      "WHERE id = 'c-dup'"), "1")
+        self.assertEqual(sql(self.db, "SELECT group_concat(id) FROM (SELECT id FROM "
+                                      "returns WHERE order_id = 'o-dup-1' ORDER BY id)"),
+                         "r-dup-1,r-dup-2")
+
     def test_422_and_no_partial_write(self):
         before = counts(self.db, *ORDER_TABLES)
         bad_line = order("o-bad-2")
