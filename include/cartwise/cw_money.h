@@ -16,6 +16,8 @@
 /* Minor-unit exponent of an ISO-4217 code (2 for most, 0 for JPY, KRW...,
  * 3 for BHD, KWD...). Unknown or NULL codes: 2. */
 int cw_currency_exponent(const char *code);
+/* 1 when code is three capital letters (the form of an ISO-4217 code). */
+int cw_currency_valid(const char *code);
 /* Parses text such as "2.55", "-1.5", "1,234.50" is NOT accepted (no
  * grouping). Leading/trailing spaces allowed. Returns 0 or CW_EPARSE,
  * CW_ETOOBIG on overflow. */

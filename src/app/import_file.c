@@ -51,18 +51,9 @@ struct sink_state {
     size_t n;                 /* records waiting */
 };
 
-/* Three capital letters, as `cartwise import --currency` wants them. */
-static int valid_currency(const char *s)
-{
-    for (int i = 0; i < 3; i++)
-        if (s[i] < 'A' || s[i] > 'Z')
-            return 0;
-    return s[3] == '\0';
-}
-
 static void note_currency(struct sink_state *st, const char *cur)
 {
-    if (!st->currency[0] && cur && valid_currency(cur))
+    if (!st->currency[0] && cur && cw_currency_valid(cur))
         memcpy(st->currency, cur, 4);
 }
 

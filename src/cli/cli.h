@@ -110,9 +110,6 @@ int cw_cli_open_store(const struct cw_cli *cli, struct cw_store **out);
 int cw_cli_parse_double(const char *s, double *out);
 int cw_cli_parse_u64(const char *s, uint64_t *out);
 
-/* Returns 1 when s looks like an ISO-4217 code (three capital letters). */
-int cw_cli_valid_currency(const char *s);
-
 /* Writes b to stdout followed by a newline; returns CW_EXIT_OK, or
  * CW_EXIT_FAIL when stdout cannot be written (a closed pipe, a full disk). */
 int cw_cli_emit(const struct cw_buf *b);

@@ -14,6 +14,7 @@
 #include "cartwise/cw_buf.h"
 #include "cartwise/cw_err.h"
 #include "cartwise/cw_import.h"
+#include "cartwise/cw_money.h"
 #include "cartwise/cw_store.h"
 #include "cli/cli.h"
 
@@ -152,7 +153,7 @@ int cw_cmd_import(int argc, char **argv, struct cw_cli *cli)
                                   "unknown format '%s' (`--format help` "
                                   "lists them)",
                                   format_name);
-    if (currency && !cw_cli_valid_currency(currency))
+    if (currency && !cw_currency_valid(currency))
         return cw_cli_usage_error(
             cli, "--currency wants an ISO-4217 code such as GBP, not '%s'",
             currency);

@@ -11,6 +11,7 @@
 #include "app/app.h"
 #include "cartwise/cw_buf.h"
 #include "cartwise/cw_err.h"
+#include "cartwise/cw_money.h"
 #include "cartwise/cw_store.h"
 #include "cli/cli.h"
 
@@ -138,7 +139,7 @@ int cw_cmd_train(int argc, char **argv, struct cw_cli *cli)
             o.no_blas = 1;
             break;
         case OPT_CURRENCY:
-            if (!cw_cli_valid_currency(optarg))
+            if (!cw_currency_valid(optarg))
                 return cw_cli_usage_error(
                     cli,
                     "--currency wants an ISO-4217 code such as GBP, not '%s'",

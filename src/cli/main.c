@@ -433,14 +433,6 @@ int cw_cli_parse_u64(const char *s, uint64_t *out)
     return 0;
 }
 
-int cw_cli_valid_currency(const char *s)
-{
-    for (int i = 0; i < 3; i++)
-        if (s[i] < 'A' || s[i] > 'Z')
-            return 0;
-    return s[3] == '\0';
-}
-
 int cw_cli_emit(const struct cw_buf *b)
 {
     fwrite(cw_buf_str(b), 1, b->len, stdout);

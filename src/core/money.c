@@ -97,3 +97,11 @@ char *cw_money_format(int64_t minor, int exponent, char *buf, size_t size)
                  (unsigned long long)a);
     return buf;
 }
+
+int cw_currency_valid(const char *code)
+{
+    for (int i = 0; i < 3; i++)
+        if (code[i] < 'A' || code[i] > 'Z')
+            return 0;
+    return code[3] == '\0';
+}

@@ -573,6 +573,12 @@ static void test_currency_exponent(void **state)
     assert_int_equal(cw_currency_exponent("KWD"), 3);
     assert_int_equal(cw_currency_exponent("XXX"), 2);
     assert_int_equal(cw_currency_exponent(NULL), 2);
+    /* the form of a code: three capital letters, nothing after */
+    assert_int_equal(cw_currency_valid("GBP"), 1);
+    assert_int_equal(cw_currency_valid("gbp"), 0);
+    assert_int_equal(cw_currency_valid("GB"), 0);
+    assert_int_equal(cw_currency_valid("GBPX"), 0);
+    assert_int_equal(cw_currency_valid("G1P"), 0);
 }
 
 int main(void)
