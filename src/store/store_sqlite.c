@@ -501,8 +501,12 @@ static int sq_put_return(struct cw_store *s, const struct cw_return_rec *r,
 }
 
 /* In process there is no round trip to save: the records go through their
- * put_* one by one, in a savepoint so that a batch outside a transaction
- * is all or none (put_order's own savepoint nests inside it). */
+ * put_* one by one. A batch on its own is all or none by a savepoint
+ * (put_order's own savepoint nests inside it); inside a transaction a
+ * failed write fails the transaction (sq_commit refuses it), and a
+ * savepoint there would only cost time: SQLite keeps a statement journal
+ * for it of every page the batch touches (an import of the UCI file took
+ * 15% longer). */
 static int sq_put_batch(struct cw_store *s, struct cw_store_put *p, size_t n,
                         size_t *failed, struct cw_buf *err)
 {
@@ -510,8 +514,8 @@ static int sq_put_batch(struct cw_store *s, struct cw_store_put *p, size_t n,
     int code = cw__store_check_batch(p, n, failed, err);
     if (code || n == 0)
         return code;
-    code = run_plain(q, ST_SP_BEGIN, err, "batch savepoint");
-    if (code)
+    int alone = sqlite3_get_autocommit(q->db);
+    if (alone && (code = run_plain(q, ST_SP_BEGIN, err, "batch savepoint")))
         return code;
     int added = 0;
     for (size_t i = 0; i < n && !code; i++) {
@@ -538,12 +542,14 @@ static int sq_put_batch(struct cw_store *s, struct cw_store_put *p, size_t n,
             added += rc;
         }
     }
-    if (code) {
+    if (code && !alone) {
+        q->tx_failed = 1;
+    } else if (code) {
         run_plain(q, ST_SP_ROLLBACK, NULL, "batch savepoint");
         run_plain(q, ST_SP_RELEASE, NULL, "batch savepoint");
-        return code;
+    } else if (alone) {
+        code = run_plain(q, ST_SP_RELEASE, err, "batch savepoint");
     }
-    code = run_plain(q, ST_SP_RELEASE, err, "batch savepoint");
     return code ? code : added;
 }
 
