@@ -473,6 +473,32 @@ static void sift_down(const struct cw__cand *c, int *h, int nh, int x)
     }
 }
 
+#define SELECT_BUCKETS 256
+
+/* The lowest bucket of z (SELECT_BUCKETS of them between lo and hi) that
+ * the best k of c reach: every candidate in a bucket below it ranks after
+ * them. 0 when that cannot be told (all alike, or something not finite). */
+static int select_floor(const struct cw__cand *c, int n, int k, double *lo,
+                        double *scale)
+{
+    double mn = c[0].z, mx = c[0].z;
+    for (int i = 1; i < n; i++) {
+        mn = c[i].z < mn ? c[i].z : mn;
+        mx = c[i].z > mx ? c[i].z : mx;
+    }
+    if (!(mx > mn) || !isfinite(mx - mn))
+        return 0;
+    uint32_t count[SELECT_BUCKETS] = {0};
+    *lo = mn;
+    *scale = (SELECT_BUCKETS - 1) / (mx - mn);
+    for (int i = 0; i < n; i++)
+        count[(int)((c[i].z - mn) * *scale)]++;
+    int b = SELECT_BUCKETS - 1;
+    for (uint32_t have = count[b]; have < (uint32_t)k; have += count[--b])
+        ;
+    return b;
+}
+
 int cw__rank_select(const struct cw__cand *c, int n, unsigned top_n, int *top)
 {
     if (top_n > CW_RANK_MAX)
@@ -480,24 +506,33 @@ int cw__rank_select(const struct cw__cand *c, int n, unsigned top_n, int *top)
     int k = (int)top_n < n ? (int)top_n : n;
     if (k <= 0)
         return 0;
+    /* With many candidates, a histogram of z first: only those in the
+     * buckets the best k reach are looked at again (a few times k of a
+     * cart's thousands). */
+    double lo = 0, scale = 0;
+    int floor = n > 8 * k ? select_floor(c, n, k, &lo, &scale) : 0;
     /* a heap of the best k so far, the one that ranks last at its root:
      * most candidates are compared with the root alone and go */
-    for (int i = 0; i < k; i++)
-        top[i] = i;
-    for (int x = k / 2 - 1; x >= 0; x--)
-        sift_down(c, top, k, x);
-    for (int i = k; i < n; i++) {
+    int nh = 0, i = 0;
+    for (; i < n && nh < k; i++)
+        if (!floor || (int)((c[i].z - lo) * scale) >= floor)
+            top[nh++] = i;
+    for (int x = nh / 2 - 1; x >= 0; x--)
+        sift_down(c, top, nh, x);
+    for (; i < n; i++) {
+        if (floor && (int)((c[i].z - lo) * scale) < floor)
+            continue;
         if (!ranks_before(&c[i], &c[top[0]]))
             continue;
         top[0] = i;
         sift_down(c, top, k, 0);
     }
     /* heap sort: the root (last) goes to the end, best first remains */
-    for (int nh = k - 1; nh > 0; nh--) {
+    for (int end = k - 1; end > 0; end--) {
         int t = top[0];
-        top[0] = top[nh];
-        top[nh] = t;
-        sift_down(c, top, nh, 0);
+        top[0] = top[end];
+        top[end] = t;
+        sift_down(c, top, end, 0);
     }
     return k;
 }

@@ -117,6 +117,44 @@ static void test_rank_select_order_ties_cap(void **state)
     assert_int_equal(cw__rank_select(c, 0, 20, top), 0);
 }
 
+static int cmp_cand(const void *a, const void *b)
+{
+    const struct cw__cand *x = a, *y = b;
+    if (x->z != y->z)
+        return x->z > y->z ? -1 : 1;
+    return (x->item > y->item) - (x->item < y->item);
+}
+
+/* The selection agrees with a full sort (higher z first, ties to the lower
+ * item) on many random lists: few and many candidates, spread and tied z,
+ * one far outlier (the histogram's range), every k up to the cap. */
+static void test_rank_select_matches_sort(void **state)
+{
+    enum { N = 3000 };
+    static struct cw__cand c[N], sorted[N];
+    uint32_t seed = 99;
+    for (int round = 0; round < 60; round++) {
+        int n = 1 + (int)(tu_rand(&seed) % N);
+        for (int i = 0; i < n; i++) {
+            double z = round % 3 == 0 ? (double)(tu_rand(&seed) % 7)
+                                      : (double)tu_rand(&seed) / 1e6 - 2000;
+            c[i] = (struct cw__cand){(uint32_t)i * 7919 % N, z};
+        }
+        if (round % 4 == 1)
+            c[tu_rand(&seed) % (uint32_t)n].z = 1e12;
+        memcpy(sorted, c, (size_t)n * sizeof(*c));
+        qsort(sorted, (size_t)n, sizeof(*sorted), cmp_cand);
+        unsigned k = 1 + tu_rand(&seed) % CW_RANK_MAX;
+        int top[CW_RANK_MAX];
+        int got = cw__rank_select(c, n, k, top);
+        assert_int_equal(got, (int)k < n ? (int)k : n);
+        for (int x = 0; x < got; x++) {
+            assert_int_equal(c[top[x]].item, sorted[x].item);
+            assert_true(c[top[x]].z == sorted[x].z);
+        }
+    }
+}
+
 static void test_rank_features_layout(void **state)
 {
     const float f[CW_MODEL_NFEAT] = {0.5f, 0.25f, 0.1f, 0.7f, -1.0f, 0.02f};
@@ -553,6 +591,7 @@ int main(void)
         TU_TEST(test_platt_recovers_known_map),
         TU_TEST(test_clogit_recovers_weights),
         TU_TEST(test_rank_select_order_ties_cap),
+        TU_TEST(test_rank_select_matches_sort),
         TU_TEST(test_rank_features_layout),
         TU_TEST(test_trend_and_cart_evidence),
         TU_TEST(test_val_hidden_order_free),
