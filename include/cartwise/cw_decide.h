@@ -39,6 +39,9 @@ enum cw_decide_flag {
     CW_DECIDE_FILL = 1u << 0,          /* always return k when possible
                                           (evaluation), floor ignored */
     CW_DECIDE_ACCURACY_ONLY = 1u << 1, /* rank by P(accept) alone */
+    CW_DECIDE_NEWEST_FIRST = 1u << 2,  /* the cart's lines come newest
+                                          first (Shopify's cart does, since
+                                          API 2023-10); else oldest first */
 };
 
 struct cw_decide_req {

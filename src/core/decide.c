@@ -339,10 +339,12 @@ int cw__decide_candidates(const struct cw_model *m, struct cw_scratch *s,
     }
     /* what goes with the latest lines, whole neighbour lists */
     if (m->meta.cart_order && nc) {
+        int newest_first = !!(req->flags & CW_DECIDE_NEWEST_FIRST);
         s->seq = 1;
-        s->latest = cart[nc - 1];
+        s->latest = cart[newest_first ? 0 : nc - 1];
         for (size_t b = 0; b < CW_MODEL_NSEQ && b < nc; b++) {
-            uint32_t ci = cart[nc - 1 - b], pop = m->items[ci].pop;
+            uint32_t ci = cart[newest_first ? b : nc - 1 - b];
+            uint32_t pop = m->items[ci].pop;
             for (uint32_t x = m->nbr_off[ci]; pop && x < m->nbr_off[ci + 1];
                  x++) {
                 const struct cw_nbr *nb = &m->nbrs[x];

@@ -291,6 +291,7 @@ enum {
     F_CART,
     F_COUPON,
     F_CONTEXT,
+    F_CART_ORDER,
     F_N
 };
 
@@ -310,6 +311,15 @@ static int placement(const struct val *v, enum cw_placement *out)
     return 1;
 }
 
+static int cart_order(const struct val *v, int *newest_first)
+{
+    const char *s;
+    if (!opt_str(v, 16, &s))
+        return 0;
+    *newest_first = s && !strcmp(s, "newest_first");
+    return !s || *newest_first || !strcmp(s, "oldest_first");
+}
+
 /* customer_id: a string, or an integer written as cw_srv_parse_decide
  * writes it. */
 static int customer(const struct val *v, struct cw_srv_decide *q)
@@ -326,7 +336,7 @@ int cw_srv_decide_fast(const char *body, size_t len, struct cw_srv_arena *a,
 {
     static const char *const names[F_N] = {
         "session_id", "customer_id", "placement", "k",
-        "cart",       "coupon",      "context"};
+        "cart",       "coupon",      "context",   "cart_order"};
     char *copy = cw_srv_arena_alloc(a, len + 1);
     memcpy(copy, body, len);
     copy[len] = '\0';
@@ -336,6 +346,7 @@ int cw_srv_decide_fast(const char *body, size_t len, struct cw_srv_arena *a,
     q->customer_id = NULL;
     q->placement = CW_PLACE_CART;
     q->k = CW_DECIDE_MAX;
+    q->newest_first = 0;
     q->n_lines = 0;
     unsigned seen = 0;
     if (!eat(&c, '{'))
@@ -364,6 +375,8 @@ int cw_srv_decide_fast(const char *body, size_t len, struct cw_srv_arena *a,
         } else if (f == F_K) {
             ok = int_in(&v, 1, CW_DECIDE_MAX, CW_DECIDE_MAX, &x);
             q->k = (unsigned)x;
+        } else if (f == F_CART_ORDER) {
+            ok = cart_order(&v, &q->newest_first);
         } else {
             ok = int_in(&v, 0, CW_PRICE_MAX, 0, &x);
             is->coupon = x;

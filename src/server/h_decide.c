@@ -164,9 +164,10 @@ void cw_h_decide(struct cw_req *r)
     const char *experiment = a ? exp->id : NULL;
     const char *arm = a ? a->name : "none";
 
-    struct cw_decide_req req = {
-        q->lines,     q->n_lines, q->customer_id,
-        q->placement, q->k,       a ? cw_arm_decide_flags(a) : 0u};
+    unsigned flags = (a ? cw_arm_decide_flags(a) : 0u) |
+                     (q->newest_first ? CW_DECIDE_NEWEST_FIRST : 0u);
+    struct cw_decide_req req = {q->lines,     q->n_lines, q->customer_id,
+                                q->placement, q->k,       flags};
     struct cw_decision *d = &th->decision;
     struct cw_buf err = CW_BUF_INIT;
     int rc = cw_decide(m, cw_srv_scratch(th, sm), &req, d, &err);

@@ -407,6 +407,25 @@ static int parse_placement(json_t *obj, const char *name, const char *base,
     return 0;
 }
 
+/* "cart_order": in which order the cart's lines come (default oldest
+ * first, the order they were added in). */
+static int parse_cart_order(json_t *obj, int *newest_first,
+                            struct cw_srv_error *e)
+{
+    const char *s;
+    *newest_first = 0;
+    if (get_str(obj, "cart_order", "", 0, 16, &s, e) < 0)
+        return -1;
+    if (!s || !strcmp(s, "oldest_first"))
+        return 0;
+    if (!strcmp(s, "newest_first")) {
+        *newest_first = 1;
+        return 0;
+    }
+    return bad(e, "invalid_value", "", "cart_order",
+               "%s must be oldest_first or newest_first%s", "");
+}
+
 int cw_srv_parse_decide(json_t *root, struct cw_srv_decide *out,
                         struct cw_srv_error *e)
 {
@@ -420,6 +439,7 @@ int cw_srv_parse_decide(json_t *root, struct cw_srv_decide *out,
                e) < 0 ||
         parse_placement(root, "placement", "", 0, &placement, e) < 0 ||
         get_int(root, "k", "", 0, 1, CW_DECIDE_MAX, CW_DECIDE_MAX, &k, e) < 0 ||
+        parse_cart_order(root, &out->newest_first, e) < 0 ||
         get_array(root, "cart", "", 1, 1, CW_CART_MAX, &cart, e) < 0)
         return -1;
     out->placement = (enum cw_placement)placement;

@@ -93,6 +93,7 @@ struct cw_srv_decide {
     const char *customer_id; /* NULL: anonymous */
     enum cw_placement placement;
     unsigned k;
+    int newest_first; /* "cart_order": "newest_first" */
     size_t n_lines;
     struct cw_cart_line lines[CW_CART_MAX]; /* sku: the line's sku */
     const char *variant[CW_CART_MAX];       /* NULL when not given */

@@ -407,6 +407,13 @@ static void test_decision_reads_latest_lines(void **state)
         assert_int_equal(cw_decide(&m, s, &req, d, NULL), 0);
         assert_true(d->n_addons >= 1);
         assert_int_equal(d->addons[0].item, tu_item(&m, first));
+        /* the same lines sent newest first: the first added is the latest
+         * again, and so is its partner */
+        req.flags = CW_DECIDE_NEWEST_FIRST;
+        assert_int_equal(cw_decide(&m, s, &req, d, NULL), 0);
+        assert_true(d->n_addons >= 1);
+        assert_int_equal(d->addons[0].item, tu_item(&m, last));
+        req.flags = 0;
     }
     cw_free(d);
     cw_scratch_free(s);

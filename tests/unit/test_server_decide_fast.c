@@ -132,6 +132,49 @@ static void test_defaults_nulls_and_numbers(void **state)
     assert_int_equal(is.mobile, 0);
 }
 
+/* cart_order: absent, null or empty (as every optional string) oldest
+ * first, both words read alike by both ways; another word is the general
+ * way's 422. */
+static void test_cart_order(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *value;
+        int newest_first;
+    } ok[] = {{NULL, 0},
+              {"null", 0},
+              {"\"\"", 0},
+              {"\"oldest_first\"", 0},
+              {"\"newest_first\"", 1}};
+    char body[256];
+    struct cw_incentive_session is;
+    struct cw_srv_error e;
+    for (size_t i = 0; i < sizeof(ok) / sizeof(*ok); i++) {
+        snprintf(body, sizeof(body),
+                 "{\"session_id\":\"s\",%s%s%s\"cart\":[{\"sku\":\"A\"},"
+                 "{\"sku\":\"B\"}]}",
+                 ok[i].value ? "\"cart_order\":" : "",
+                 ok[i].value ? ok[i].value : "", ok[i].value ? "," : "");
+        fq.newest_first = gq.newest_first = -1;
+        assert_int_equal(fast(body, &is), 1);
+        assert_int_equal(general(body, &is, &e), 0);
+        assert_int_equal(fq.newest_first, ok[i].newest_first);
+        assert_int_equal(gq.newest_first, ok[i].newest_first);
+    }
+    static const char *const bad[] = {"\"newest\"", "1", "\"NEWEST_FIRST\""};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+        snprintf(body, sizeof(body),
+                 "{\"session_id\":\"s\",\"cart_order\":%s,\"cart\":[{"
+                 "\"sku\":\"A\"}]}",
+                 bad[i]);
+        assert_int_equal(fast(body, &is), 0);
+        memset(&e, 0, sizeof(e));
+        assert_int_equal(general(body, &is, &e), -1);
+        assert_int_equal(e.status, 422);
+        assert_string_equal(e.field, "cart_order");
+    }
+}
+
 /* Bodies the fast way declines: for each, the general way's answer (0 or
  * the status and field of its error). */
 static void test_declines_the_unusual(void **state)
@@ -234,6 +277,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reads_the_common_shape),
         cmocka_unit_test(test_defaults_nulls_and_numbers),
+        cmocka_unit_test(test_cart_order),
         cmocka_unit_test(test_declines_the_unusual),
         cmocka_unit_test(test_cart_limit),
     };

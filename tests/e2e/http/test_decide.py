@@ -1,10 +1,15 @@
 """POST /v1/decide over HTTP: the decision, its validation and every error
 status of the route, and many concurrent clients."""
+import os
+import random
+import shutil
+import tempfile
 import threading
 import time
 import unittest
 
-from harness import (SKUS, ServerTest, cart, count, decide_body, run_threads, sql)
+from harness import (CW_BIN, SKUS, Server, ServerTest, Store, cart, count,
+                     decide_body, run_threads, sql)
 
 
 class DecideTest(ServerTest):
@@ -203,6 +208,8 @@ class DecideTest(ServerTest):
             ({"session_id": "s", "cart": cart("85123A"), "k": 0}, "k"),
             ({"session_id": "s", "cart": cart("85123A"), "placement": "footer"},
              "placement"),
+            ({"session_id": "s", "cart": cart("85123A"), "cart_order": "random"},
+             "cart_order"),
             ({"session_id": "", "cart": cart("85123A")}, "session_id"),
             ({"session_id": long_sid, "cart": cart("85123A")}, "session_id"),
             ({"session_id": "s", "cart": []}, "cart"),
@@ -302,6 +309,63 @@ class DecideTest(ServerTest):
         self.assertEqual(errors, [], "client errors")
         self.assertEqual(statuses.get(200), n_threads * per, statuses)
         self.assertTrue(self.srv.alive())
+
+
+
+class CartOrderTest(ServerTest):
+    """A store whose orders list lines as shoppers added them: five of eight
+    A<k> in a random order, then B<k>, the partner of the latest A. The
+    model reads the cart's order; a request says in which order its lines
+    come (cart_order)."""
+
+    @classmethod
+    def setUpClass(cls):
+        if not CW_BIN:
+            raise unittest.SkipTest("CW_BIN is not set")
+        cls.tmp = tempfile.mkdtemp(prefix="cw-order-")
+        lines = os.path.join(cls.tmp, "lines.csv")
+        rnd = random.Random(7)
+        with open(lines, "w") as f:
+            f.write("basket_id,customer_id,ts,sku,qty,unit_price,unit_cost\n")
+            for i in range(1200):
+                a = rnd.sample(range(8), 5)
+                ts = f"2021-01-01 {i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}"
+                for k in a:
+                    f.write(f"b{i},c{i % 40},{ts},A{k},1,2.00,\n")
+                f.write(f"b{i},c{i % 40},{ts},B{a[-1]},1,1.00,\n")
+        try:
+            cls.store = Store(lines=lines)
+            cls.db, cls.pk, cls.sk = cls.store.db, cls.store.public, cls.store.secret
+            cls.srv = Server(cls.store)
+            cls.srv.start()
+        except BaseException:
+            shutil.rmtree(cls.tmp, ignore_errors=True)
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def first_addon(self, skus, **kw):
+        r = self.srv.post("/v1/decide", decide_body(skus, **kw), key=self.pk)
+        self.assertStatus(r, 200)
+        self.assertGreater(len(r.json()["addons"]), 0, r.json())
+        return r.json()["addons"][0]
+
+    def test_latest_line_and_newest_first(self):
+        skus = ("A0", "A3", "A6", "A1", "A4")
+        a = self.first_addon(skus)
+        self.assertEqual(a["sku"], "B4")
+        self.assertEqual(a["reason"]["code"], "pairs_with")
+        self.assertEqual(a["reason"]["evidence_sku"], "A4")
+        self.assertIn("you just added", a["reason"]["text"])
+        rev = tuple(reversed(skus))
+        self.assertEqual(self.first_addon(rev)["sku"], "B0")
+        self.assertEqual(self.first_addon(rev, cart_order="oldest_first")["sku"], "B0")
+        self.assertEqual(self.first_addon(rev, cart_order="newest_first")["sku"], "B4")
 
 
 if __name__ == "__main__":
