@@ -56,7 +56,8 @@ static int cw_fuzz_decide_one(const unsigned char *data, size_t size)
         if (!ok || !cw_fuzz_same_str(f.session_id, q.session_id) ||
             !cw_fuzz_same_str(f.customer_id, q.customer_id) ||
             f.placement != q.placement || f.k != q.k ||
-            f.n_lines != q.n_lines || fs.cart_views != qs.cart_views ||
+            f.newest_first != q.newest_first || f.n_lines != q.n_lines ||
+            fs.cart_views != qs.cart_views ||
             fs.seconds_on_cart != qs.seconds_on_cart ||
             fs.mobile != qs.mobile || fs.coupon != qs.coupon ||
             fs.session_id != qs.session_id)
