@@ -150,10 +150,17 @@ void cw_h_model(struct cw_req *r)
         cw_buf_add_json_str(b, m->am.m.meta.currency);
         cw_buf_adds(b, ",\"checksum\":");
         cw_buf_add_json_str(b, i->checksum);
+        /* what training chose, so a merchant can see why it answers so */
+        const struct cw_model_meta *mt = &m->am.m.meta;
+        cw_buf_addf(b,
+                    ",\"choices\":{\"reranker\":%s,\"profit_weight\":%g,"
+                    "\"cart_order\":%s,\"line_order_mix\":%.4f}",
+                    mt->rank_n ? "true" : "false", mt->profit_gamma,
+                    mt->cart_order ? "true" : "false", mt->line_order_mix);
     } else {
         cw_buf_adds(b, "{\"version\":null,\"trained_at\":null,\"items\":0,"
                        "\"customers\":0,\"baskets\":0,\"currency\":null,"
-                       "\"checksum\":null");
+                       "\"checksum\":null,\"choices\":null");
     }
     cw_srv_model_put(m);
     pthread_mutex_lock(&t->lock);

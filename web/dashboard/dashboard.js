@@ -119,6 +119,15 @@
       card(box, "Products", num(m.items));
       card(box, "Customers", num(m.customers));
       card(box, "Orders learned from", num(m.baskets));
+      var ch = m.choices;
+      if (ch) {
+        card(box, "Cart order", ch.cart_order ? "read" : "ignored",
+             Math.round(100 * ch.line_order_mix) + "% of order lines come out of their usual order" +
+             (ch.cart_order ? ": the latest additions weigh most" : ": the orders look sorted"));
+        card(box, "Profit weight", ch.profit_weight > 0 ? String(ch.profit_weight) : "off",
+             ch.profit_weight > 0 ? "add-ons ordered by P(accept) x margin^weight among plausible ones"
+                                  : "validation showed no clear margin gain: ordered by P(accept)");
+      }
       var t = m.training || {};
       /* after "Train now": until the new version is served, or it failed */
       var awaiting = trainedFrom !== null && m.version === trainedFrom && !t.last_error;

@@ -210,6 +210,7 @@ class NotReadyTest(ServerTest):
         m = self.srv.get("/v1/model", key=self.sk)
         self.assertStatus(m, 200)
         self.assertIsNone(m.json()["version"])
+        self.assertIsNone(m.json()["choices"])
         self.assertEqual(m.json()["training"]["running"], False)
         r = self.srv.post("/v1/train", key=self.sk)
         self.assertStatus(r, 202)
@@ -224,7 +225,14 @@ class NotReadyTest(ServerTest):
         r = self.srv.post("/v1/decide", decide_body(), key=self.pk)
         self.assertStatus(r, 200)
         self.assertEqual(r.json()["model_version"], 1)
-        self.assertEqual(self.srv.get("/v1/model", key=self.sk).json()["version"], 1)
+        m = self.srv.get("/v1/model", key=self.sk).json()
+        self.assertEqual(m["version"], 1)
+        # what training chose: the fixture's orders and what train printed
+        ch = m["choices"]
+        self.assertIsInstance(ch["reranker"], bool)
+        self.assertGreaterEqual(ch["profit_weight"], 0)
+        self.assertTrue(0 <= ch["line_order_mix"] <= 1, ch)
+        self.assertEqual(ch["cart_order"], ch["line_order_mix"] >= 0.05, ch)
 
 
 if __name__ == "__main__":

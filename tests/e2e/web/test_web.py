@@ -280,12 +280,17 @@ class WebTest(unittest.TestCase):
         self.wait(lambda _: self.css("#panels")[0].is_displayed(), "the panels")
         # the model, as GET /v1/model says
         model = self.srv.get("/v1/model", key=sk).json()
-        self.wait(lambda _: len(self.css("#model-kpis .kpi")) >= 5, "the model cards")
+        self.wait(lambda _: len(self.css("#model-kpis .kpi")) >= 7, "the model cards")
         cards = {c.find_element(By.CSS_SELECTOR, ".label").text:
                  c.find_element(By.CSS_SELECTOR, ".value").text
                  for c in self.css("#model-kpis .kpi")}
         self.assertEqual(cards["Version"], str(model["version"]))
         self.assertEqual(cards["Orders learned from"], f"{model['baskets']:,}")
+        # what training chose
+        ch = model["choices"]
+        self.assertEqual(cards["Cart order"], "read" if ch["cart_order"] else "ignored")
+        self.assertEqual(cards["Profit weight"],
+                         f"{ch['profit_weight']:g}" if ch["profit_weight"] > 0 else "off")
         # the KPIs, as GET /v1/reports/kpis says
         kpis = self.srv.get("/v1/reports/kpis", key=sk).json()
         self.wait(lambda _: len(self.css("#kpi-cards .kpi")) >= 9, "the KPI cards")
