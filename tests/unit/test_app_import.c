@@ -18,7 +18,6 @@
 
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +30,7 @@
 #include "cartwise/cw_err.h"
 #include "cartwise/cw_import.h"
 #include "cartwise/cw_store.h"
+#include "testutil.h"
 
 enum { B = CW_APP_IMPORT_BATCH };
 
@@ -64,19 +64,7 @@ static int teardown(void **state)
     struct fx *f = *state;
     cw_store_close(f->s);
     cw_buf_release(&f->err);
-    DIR *d = opendir(f->dir);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-                continue;
-            char p[600];
-            snprintf(p, sizeof(p), "%s/%s", f->dir, e->d_name);
-            unlink(p);
-        }
-        closedir(d);
-    }
-    rmdir(f->dir);
+    tu_remove_dir(f->dir);
     assert_int_equal(cw_alloc_live(), f->live);
     return 0;
 }

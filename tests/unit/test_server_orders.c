@@ -19,7 +19,6 @@
 
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +31,7 @@
 #include "cartwise/cw_money.h"
 #include "cartwise/cw_store.h"
 #include "server/server.h"
+#include "testutil.h"
 
 /* The writes as they were before put_batch: one put per record. */
 static int put_one_by_one(struct cw_store *s, const struct cw_srv_order *o,
@@ -91,19 +91,7 @@ static int teardown(void **state)
     struct fx *f = *state;
     for (int i = 0; i < 2; i++)
         cw_store_close(f->s[i]);
-    DIR *d = opendir(f->dir);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-                continue;
-            char p[600];
-            snprintf(p, sizeof(p), "%s/%s", f->dir, e->d_name);
-            unlink(p);
-        }
-        closedir(d);
-    }
-    rmdir(f->dir);
+    tu_remove_dir(f->dir);
     assert_int_equal(cw_alloc_live(), f->live);
     return 0;
 }

@@ -22,7 +22,6 @@
 #include <cmocka.h>
 
 #include <ctype.h>
-#include <dirent.h>
 #include <libpq-fe.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -37,6 +36,7 @@
 #include "cartwise/cw_money.h"
 #include "cartwise/cw_store.h"
 #include "store/migrations.h"
+#include "testutil.h"
 
 /* Set by main: the server's URL when testing PostgreSQL, else NULL. */
 static const char *pg_base;
@@ -119,19 +119,7 @@ static int teardown(void **state)
         assert_int_equal(cw_alloc_live(), f->live);
         return 0;
     }
-    DIR *d = opendir(f->dir);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-                continue;
-            char p[600];
-            snprintf(p, sizeof(p), "%s/%s", f->dir, e->d_name);
-            unlink(p);
-        }
-        closedir(d);
-    }
-    rmdir(f->dir);
+    tu_remove_dir(f->dir);
     assert_int_equal(cw_alloc_live(), f->live);
     return 0;
 }

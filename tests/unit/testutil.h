@@ -12,11 +12,13 @@
 #ifndef CW_TESTUTIL_H
 #define CW_TESTUTIL_H
 
+#include <dirent.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cartwise/cw_alloc.h"
 #include "cartwise/cw_buf.h"
@@ -207,6 +209,24 @@ static inline long tu_top_nbr(const struct cw_model *m, uint32_t i)
 
 /* ---- fixture files ---------------------------------------------------- */
 
+/* Removes a test's temporary directory and the files in it (no
+ * subdirectories). */
+static inline void tu_remove_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+                continue;
+            char p[600];
+            snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+            unlink(p);
+        }
+        closedir(d);
+    }
+    rmdir(dir);
+}
 /* Path of a file in CW_TEST_DATA (default tests/data) into buf. */
 static inline const char *tu_data_path(char *buf, size_t size, const char *name)
 {
