@@ -87,7 +87,6 @@ struct cw_scratch {
     float lavg;      /* this request: log(mean cart line price + 1) */
     uint32_t ncart;  /* this request: known cart items */
     float lncart;    /* this request: log(1 + ncart) */
-    int has_cart;    /* this request: some cart item is known */
     int seq;         /* this request: aseq was written */
     uint32_t latest; /* this request: the latest known cart line's item */
 };
@@ -345,8 +344,9 @@ int cw__decide_candidates(const struct cw_model *m, struct cw_scratch *s,
         for (size_t b = 0; b < CW_MODEL_NSEQ && b < nc; b++) {
             uint32_t ci = cart[newest_first ? b : nc - 1 - b];
             uint32_t pop = m->items[ci].pop;
-            for (uint32_t x = m->nbr_off[ci]; pop && x < m->nbr_off[ci + 1];
-                 x++) {
+            if (!pop)
+                continue;
+            for (uint32_t x = m->nbr_off[ci]; x < m->nbr_off[ci + 1]; x++) {
                 const struct cw_nbr *nb = &m->nbrs[x];
                 touch(s, nb->item);
                 s->aseq[nb->item][b] = (float)nb->co / (float)pop;
@@ -373,7 +373,6 @@ int cw__decide_candidates(const struct cw_model *m, struct cw_scratch *s,
      * the top of the file); substitutes (an item of a cart item's category
      * that no cart item of that category lists as a neighbour) are out */
     s->lavg = nc ? (float)log(avg_price + 1.0) : 0;
-    s->has_cart = nc > 0;
     s->ncart = (uint32_t)nc;
     s->lncart = (float)log1p((double)nc);
     const double *w = m->meta.feat_w;
@@ -407,7 +406,7 @@ void cw__cand_features(const struct cw_model *m, const struct cw_scratch *s,
     f[1] = s->amx[item];
     f[2] = s->ah[item];
     f[3] = s->fpop[item];
-    f[4] = s->has_cart ? fmaxf(-5, fminf(5, s->lprice[item] - s->lavg)) : 0;
+    f[4] = s->ncart ? fmaxf(-5, fminf(5, s->lprice[item] - s->lavg)) : 0;
     f[5] = m->items[item].return_rate;
 }
 
@@ -488,11 +487,11 @@ static int select_floor(const struct cw__cand *c, int n, int k, double *lo,
         mn = c[i].z < mn ? c[i].z : mn;
         mx = c[i].z > mx ? c[i].z : mx;
     }
-    if (!(mx > mn) || !isfinite(mx - mn))
-        return 0;
-    uint32_t count[SELECT_BUCKETS] = {0};
     *lo = mn;
     *scale = (SELECT_BUCKETS - 1) / (mx - mn);
+    if (!(mx > mn) || !isfinite(*scale))
+        return 0;
+    uint32_t count[SELECT_BUCKETS] = {0};
     for (int i = 0; i < n; i++)
         count[(int)((c[i].z - mn) * *scale)]++;
     int b = SELECT_BUCKETS - 1;
@@ -513,21 +512,21 @@ int cw__rank_select(const struct cw__cand *c, int n, unsigned top_n, int *top)
      * cart's thousands). */
     double lo = 0, scale = 0;
     int floor = n > 8 * k ? select_floor(c, n, k, &lo, &scale) : 0;
-    /* a heap of the best k so far, the one that ranks last at its root:
-     * most candidates are compared with the root alone and go */
-    int nh = 0, i = 0;
-    for (; i < n && nh < k; i++)
-        if (!floor || (int)((c[i].z - lo) * scale) >= floor)
-            top[nh++] = i;
-    for (int x = nh / 2 - 1; x >= 0; x--)
-        sift_down(c, top, nh, x);
-    for (; i < n; i++) {
+    /* a heap of the best k so far, the one that ranks last at its root
+     * (built when the k-th arrives): most candidates are compared with the
+     * root alone and go */
+    int nh = 0;
+    for (int i = 0; i < n; i++) {
         if (floor && (int)((c[i].z - lo) * scale) < floor)
             continue;
-        if (!ranks_before(&c[i], &c[top[0]]))
-            continue;
-        top[0] = i;
-        sift_down(c, top, k, 0);
+        if (nh < k) {
+            top[nh++] = i;
+            for (int x = nh == k ? k / 2 - 1 : -1; x >= 0; x--)
+                sift_down(c, top, k, x);
+        } else if (ranks_before(&c[i], &c[top[0]])) {
+            top[0] = i;
+            sift_down(c, top, k, 0);
+        }
     }
     /* heap sort: the root (last) goes to the end, best first remains */
     for (int end = k - 1; end > 0; end--) {
@@ -561,10 +560,7 @@ static int rerank(const struct cw_model *m, const struct cw_scratch *s,
         cw__cand_features(m, s, it, f);
         cw__cand_rank_raw(m, s, it, &raw);
         cw__rank_features(f, c[top[x]].z, &raw, r);
-        double sc = 0;
-        for (int d = 0; d < CW_MODEL_NRANK; d++)
-            sc += mt->rank_w[d] * r[d];
-        znew[x] = mt->rank_a + mt->rank_b * sc;
+        znew[x] = mt->rank_a + mt->rank_b * cw__rank_score(mt->rank_w, r);
     }
     for (int x = 0; x < nt; x++)
         top_out[x] = (struct cw__cand){c[top[x]].item, znew[x]};

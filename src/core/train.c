@@ -1165,10 +1165,7 @@ static void rank_case(const struct vset *v, size_t k, const double *z1,
         size_t i = a + (size_t)top[x];
         float r[CW_MODEL_NRANK];
         cw__rank_features(v->f[i], z1[i], &v->raw[i], r);
-        double sc = 0;
-        for (int d = 0; d < CW_MODEL_NRANK; d++)
-            sc += st->rank_w[d] * r[d];
-        out[i] = st->rank_a + st->rank_b * sc;
+        out[i] = st->rank_a + st->rank_b * cw__rank_score(st->rank_w, r);
     }
 }
 
@@ -1721,11 +1718,8 @@ static void fit_reranker(struct rrows *t, const struct vset *v0,
     struct rrows all;
     rrows_top(t, best, 0, &all);
     double *x = cw_malloc((all.n + 1) * sizeof(*x));
-    for (size_t i = 0; i < all.n; i++) {
-        x[i] = 0;
-        for (int d = 0; d < CW_MODEL_NRANK; d++)
-            x[i] += w[d] * all.r[i][d];
-    }
+    for (size_t i = 0; i < all.n; i++)
+        x[i] = cw__rank_score(w, all.r[i]);
     /* calibrated on every row of the pool (the slope: how much the score
      * says), then the level set on what a decision shows, each case's best
      * CW_DECIDE_MAX rows (on the pool alone, P came out half the accept
@@ -1786,14 +1780,11 @@ static void tune_selection(const struct rrows *t, struct settings *st)
     for (size_t k = 0; k < n; k++) {
         for (size_t i = t->start[k]; i < t->start[k + 1]; i++) {
             double x = t->r[i][0];
-            if (st->rank_n && i - t->start[k] < st->rank_n) {
-                x = 0;
-                for (int d = 0; d < CW_MODEL_NRANK; d++)
-                    x += st->rank_w[d] * t->r[i][d];
-                x = st->rank_a + st->rank_b * x;
-            } else if (st->rank_n) {
+            if (st->rank_n && i - t->start[k] < st->rank_n)
+                x = st->rank_a +
+                    st->rank_b * cw__rank_score(st->rank_w, t->r[i]);
+            else if (st->rank_n)
                 x -= CW_RANK_DEMOTE;
-            }
             z[i] = x;
         }
     }

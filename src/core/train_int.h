@@ -57,6 +57,17 @@ void cw__cand_rank_raw(const struct cw_model *m, const struct cw_scratch *s,
 void cw__rank_features(const float f[CW_MODEL_NFEAT], double z1,
                        const struct cw__rank_raw *x, float out[CW_MODEL_NRANK]);
 
+/* The re-ranker's score of features r under weights w (uncalibrated:
+ * P(accept) = sigmoid(rank_a + rank_b x this)). */
+static inline double cw__rank_score(const double w[CW_MODEL_NRANK],
+                                    const float r[CW_MODEL_NRANK])
+{
+    double sc = 0;
+    for (int d = 0; d < CW_MODEL_NRANK; d++)
+        sc += w[d] * r[d];
+    return sc;
+}
+
 /* Indexes into c of its best min(top_n, CW_RANK_MAX) candidates by z
  * (ties: lower item first), best first, written to top; returns how many. */
 int cw__rank_select(const struct cw__cand *c, int n, unsigned top_n, int *top);
