@@ -40,7 +40,6 @@ struct sink_state {
     struct cw_store *store;
     struct cw_csv *csv; /* the file the records come from */
     struct cw_buf err;  /* the store's message when a write fails */
-    int failed;         /* a write failed: failure says which and why */
     char *failure;      /* owned: "FILE:LINE: cannot store ... (err)", the
                            line the record's, maybe well before the
                            parser's */
@@ -55,11 +54,6 @@ static void note_currency(struct sink_state *st, const char *cur)
 {
     if (!st->currency[0] && cur && cw_currency_valid(cur))
         memcpy(st->currency, cur, 4);
-}
-
-static const char *keep(const char *s)
-{
-    return s ? cw_strdup(s) : NULL;
 }
 
 /* Frees the strings of waiting record i. */
@@ -145,7 +139,6 @@ static int flush(struct sink_state *st)
     int rc =
         st->store->ops->put_batch(st->store, st->put, st->n, &failed, &st->err);
     if (rc < 0) {
-        st->failed = 1;
         note_failure(st, rc, failed);
     } else {
         uint64_t *const added[] = {
@@ -196,13 +189,13 @@ static int sink_product(void *ctx, const struct cw_product_rec *p)
     note_currency(st, p->currency);
     struct cw_product_rec *c = &st->wait[st->n].rec.product;
     *c = *p;
-    c->sku = keep(p->sku);
-    c->group = keep(p->group);
-    c->title = keep(p->title);
-    c->category = keep(p->category);
-    c->currency = keep(p->currency);
-    c->attributes = keep(p->attributes);
-    c->tier_group = keep(p->tier_group);
+    c->sku = cw_strdup(p->sku);
+    c->group = cw_strdup(p->group);
+    c->title = cw_strdup(p->title);
+    c->category = cw_strdup(p->category);
+    c->currency = cw_strdup(p->currency);
+    c->attributes = cw_strdup(p->attributes);
+    c->tier_group = cw_strdup(p->tier_group);
     return wait_for_batch(st, CW_STORE_PRODUCT);
 }
 
@@ -212,10 +205,10 @@ static int sink_order(void *ctx, const struct cw_order_rec *o)
     note_currency(st, o->currency);
     struct cw_order_rec *c = &st->wait[st->n].rec.order;
     *c = *o;
-    c->id = keep(o->id);
-    c->customer = keep(o->customer);
-    c->ts = keep(o->ts);
-    c->currency = keep(o->currency);
+    c->id = cw_strdup(o->id);
+    c->customer = cw_strdup(o->customer);
+    c->ts = cw_strdup(o->ts);
+    c->currency = cw_strdup(o->currency);
     return wait_for_batch(st, CW_STORE_ORDER);
 }
 
@@ -224,8 +217,8 @@ static int sink_line(void *ctx, const struct cw_line_rec *l)
     struct sink_state *st = ctx;
     struct cw_line_rec *c = &st->wait[st->n].rec.line;
     *c = *l;
-    c->order_id = keep(l->order_id);
-    c->sku = keep(l->sku);
+    c->order_id = cw_strdup(l->order_id);
+    c->sku = cw_strdup(l->sku);
     return wait_for_batch(st, CW_STORE_LINE);
 }
 
@@ -234,11 +227,11 @@ static int sink_return(void *ctx, const struct cw_return_rec *r)
     struct sink_state *st = ctx;
     struct cw_return_rec *c = &st->wait[st->n].rec.ret;
     *c = *r;
-    c->id = keep(r->id);
-    c->order_id = keep(r->order_id);
-    c->customer = keep(r->customer);
-    c->sku = keep(r->sku);
-    c->ts = keep(r->ts);
+    c->id = cw_strdup(r->id);
+    c->order_id = cw_strdup(r->order_id);
+    c->customer = cw_strdup(r->customer);
+    c->sku = cw_strdup(r->sku);
+    c->ts = cw_strdup(r->ts);
     return wait_for_batch(st, CW_STORE_RETURN);
 }
 
@@ -262,12 +255,12 @@ static int run(const char *file, enum cw_import_format format,
      * error in the file, and the one to report, as it was when every
      * record was written at once. The parser's message for a failed batch
      * names the record in hand, not the one that failed. */
-    if (!st->failed) {
+    if (!st->failure) {
         int wrc = flush(st);
         if (wrc < 0)
             rc = wrc;
     }
-    if (st->failed)
+    if (st->failure)
         cw_err(err, rc, "%s", st->failure);
     st->csv = NULL;
     cw_csv_close(csv);

@@ -43,14 +43,6 @@ static int parse_rate(const char *s, double *out)
     return 0;
 }
 
-static int valid_currency(const char *s)
-{
-    for (int i = 0; i < 3; i++)
-        if (s[i] < 'A' || s[i] > 'Z')
-            return 0;
-    return s[3] == '\0';
-}
-
 void cw_app_report_settings(struct cw_store *s, double margin_rate,
                             struct cw_app_report_settings *st)
 {
@@ -66,7 +58,7 @@ void cw_app_report_settings(struct cw_store *s, double margin_rate,
     if (margin_rate >= 0)
         st->margin_rate = margin_rate;
     snprintf(st->currency, sizeof(st->currency), "USD");
-    if (s->ops->meta_get(s, "currency", &v, NULL) == 0 && valid_currency(v))
+    if (s->ops->meta_get(s, "currency", &v, NULL) == 0 && cw_currency_valid(v))
         snprintf(st->currency, sizeof(st->currency), "%s", v);
     cw_free(v);
     st->exp = cw_currency_exponent(st->currency);

@@ -391,9 +391,7 @@ static int validate_bundles(const struct cw_incentive_config *c,
 int cw_incentive_config_validate(const struct cw_incentive_config *c,
                                  struct cw_buf *err)
 {
-    const char *cur = c->currency;
-    if (strlen(cur) != 3 || cur[0] < 'A' || cur[0] > 'Z' || cur[1] < 'A' ||
-        cur[1] > 'Z' || cur[2] < 'A' || cur[2] > 'Z')
+    if (!cw_currency_valid(c->currency))
         return cw_err(err, CW_EINVAL,
                       "currency: must be an ISO-4217 code such as GBP");
     const int64_t *money[] = {&c->shipping.fee, &c->shipping.cost,

@@ -134,9 +134,8 @@ static void write_batch(struct cw_srv_declog *q, struct entry **batch,
     struct cw_buf err = CW_BUF_INIT;
     for (size_t i = 0; i < n; i++)
         recs[i] = batch[i]->rec;
-    int r = s->ops->put_decisions(s, recs, n, &err);
-    int rc = r < 0 ? r : 0;
-    if (rc == 0) {
+    int rc = s->ops->put_decisions(s, recs, n, &err);
+    if (rc >= 0) {
         atomic_fetch_add_explicit(&q->srv->ctr.declog_written, n,
                                   memory_order_relaxed);
     } else {

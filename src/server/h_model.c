@@ -139,6 +139,7 @@ void cw_h_model(struct cw_req *r)
     struct cw_srv_model *m = cw_srv_model_get(&srv->holder);
     if (m) {
         const struct cw_model_info *i = &m->am.info;
+        const struct cw_model_meta *mt = &m->am.m.meta;
         cw_buf_addf(b,
                     "{\"version\":%lld,\"trained_at\":", (long long)i->version);
         cw_buf_add_json_str(b, i->created_at);
@@ -147,11 +148,10 @@ void cw_h_model(struct cw_req *r)
                     "\"currency\":",
                     (long long)i->items, (long long)i->customers,
                     (long long)i->baskets);
-        cw_buf_add_json_str(b, m->am.m.meta.currency);
+        cw_buf_add_json_str(b, mt->currency);
         cw_buf_adds(b, ",\"checksum\":");
         cw_buf_add_json_str(b, i->checksum);
         /* what training chose, so a merchant can see why it answers so */
-        const struct cw_model_meta *mt = &m->am.m.meta;
         cw_buf_addf(b,
                     ",\"choices\":{\"reranker\":%s,\"profit_weight\":%g,"
                     "\"cart_order\":%s,\"line_order_mix\":%.4f}",

@@ -42,7 +42,7 @@ int cw__srv_put_orders(struct cw_store *s, const struct cw_srv_order *o,
     size_t most = n;
     for (size_t i = 0; i < n; i++)
         most += o[i].n_lines + o[i].n_returns;
-    struct cw_store_put *p = cw_calloc(most ? most : 1, sizeof(*p));
+    struct cw_store_put *p = cw_calloc(most, sizeof(*p));
     for (size_t i = 0; i < n; i++)
         p[i] =
             (struct cw_store_put){.kind = CW_STORE_ORDER, .rec.order = &o[i].o};
@@ -62,8 +62,6 @@ int cw__srv_put_orders(struct cw_store *s, const struct cw_srv_order *o,
     if (rc == 0)
         rc = put_all(s, p + n, k - n, err);
     cw_free(p);
-    if (rc < 0)
-        *inserted = 0;
     return rc;
 }
 

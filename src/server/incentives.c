@@ -21,7 +21,6 @@
  * started with.
  */
 #include <string.h>
-#include <time.h>
 
 #include "app/app.h"
 #include "cartwise/cw_alloc.h"
@@ -34,25 +33,17 @@
 
 #define LEASE_RETRY_S 1.0
 
-static double mono(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 /* The state's allowance (struct cw_incentive_allowance): one lease from
- * the store. The state calls it one lease at a time; the mutex guards the
- * handle anyway, for it is not the state's to promise. */
+ * the store. inc_state, its only caller, calls it one lease at a time (the
+ * allowance's contract), so lstore and the retry state need no lock. */
 static int lease(void *ctx, int64_t day, int64_t limit, int64_t want,
                  int64_t *granted)
 {
     struct cw_srv *srv = ctx;
     struct cw_buf err = CW_BUF_INIT;
     *granted = 0;
-    pthread_mutex_lock(&srv->lease_lock);
     int rc = 0;
-    if (srv->lease_failing && mono() < srv->lease_retry_at) {
+    if (srv->lease_failing && cw_srv_mono() < srv->lease_retry_at) {
         rc = CW_EIO; /* failed a moment ago: not a store call per offer */
         goto out;
     }
@@ -62,7 +53,7 @@ static int lease(void *ctx, int64_t day, int64_t limit, int64_t want,
         rc = srv->lstore->ops->budget_lease(srv->lstore, day, limit, want,
                                             granted, &err);
     if (rc < 0) {
-        *granted = 0;
+        *granted = 0; /* the store may have written it before failing */
         atomic_fetch_add(&srv->ctr.budget_lease_failures, 1);
         if (!srv->lease_failing)
             cw_srv_log("error",
@@ -70,7 +61,7 @@ static int lease(void *ctx, int64_t day, int64_t limit, int64_t want,
                        "discounts are refused until it answers",
                        err.len ? cw_buf_str(&err) : cw_strerror(rc), NULL);
         srv->lease_failing = 1;
-        srv->lease_retry_at = mono() + LEASE_RETRY_S;
+        srv->lease_retry_at = cw_srv_mono() + LEASE_RETRY_S;
         goto out;
     }
     if (srv->lease_failing)
@@ -80,7 +71,6 @@ static int lease(void *ctx, int64_t day, int64_t limit, int64_t want,
     atomic_fetch_add(&srv->ctr.budget_leases, 1);
     atomic_fetch_add(&srv->ctr.budget_leased, (unsigned long long)*granted);
 out:
-    pthread_mutex_unlock(&srv->lease_lock);
     cw_buf_release(&err);
     return rc;
 }
@@ -88,7 +78,6 @@ out:
 void cw_srv_incentives_init(struct cw_srv *srv)
 {
     pthread_mutex_init(&srv->inc_lock, NULL);
-    pthread_mutex_init(&srv->lease_lock, NULL);
     srv->inc = NULL;
     srv->inc_state = cw_incentive_state_new(0, 0, 0);
     struct cw_incentive_allowance a = {lease, srv};
@@ -109,7 +98,6 @@ void cw_srv_incentives_release(struct cw_srv *srv)
     srv->inc_state = NULL;
     cw_store_close(srv->lstore);
     srv->lstore = NULL;
-    pthread_mutex_destroy(&srv->lease_lock);
     pthread_mutex_destroy(&srv->inc_lock);
 }
 

@@ -201,18 +201,12 @@ static int get_array(json_t *obj, const char *name, const char *base,
     return 0;
 }
 
-static int is_currency(const char *s)
-{
-    return s && strlen(s) == 3 && isupper((unsigned char)s[0]) &&
-           isupper((unsigned char)s[1]) && isupper((unsigned char)s[2]);
-}
-
 static int get_currency(json_t *obj, const char *name, const char *base,
                         const char **out, struct cw_srv_error *e)
 {
     if (get_str(obj, name, base, 0, 3, out, e) < 0)
         return -1;
-    if (*out && !is_currency(*out))
+    if (*out && !cw_currency_valid(*out))
         return bad(e, "invalid_value", base, name,
                    "%s must be an ISO-4217 code such as GBP%s", "");
     return 0;

@@ -43,7 +43,7 @@
 #define CW_SOURCE_DIR "."
 #endif
 
-static double mono_now(void)
+double cw_srv_mono(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -1229,7 +1229,7 @@ int cw_srv_run(const struct cw_srv_config *cfg, struct cw_buf *err)
     struct cw_srv *srv = cw_calloc(1, sizeof(*srv));
     srv->cfg = *cfg;
     srv->db = cw_strdup(cfg->db);
-    srv->started = mono_now();
+    srv->started = cw_srv_mono();
     pthread_mutex_init(&srv->wlock, NULL);
     pthread_mutex_init(&srv->alock, NULL);
     pthread_mutex_init(&srv->threads_lock, NULL);
@@ -1299,8 +1299,8 @@ out:
         MHD_socket fd = MHD_quiesce_daemon(srv->daemon);
         if (fd != MHD_INVALID_SOCKET)
             close(fd);
-        double until = mono_now() + 10.0;
-        while (atomic_load(&srv->inflight) > 0 && mono_now() < until)
+        double until = cw_srv_mono() + 10.0;
+        while (atomic_load(&srv->inflight) > 0 && cw_srv_mono() < until)
             usleep(10000);
         MHD_stop_daemon(srv->daemon);
         alog_flush(srv);

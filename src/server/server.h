@@ -414,10 +414,10 @@ struct cw_srv {
     struct cw_incentive_state *inc_state;
     /* the daily budget is the store's: inc_state leases chunks of it
      * through lstore, a handle of its own opened on the first lease */
-    pthread_mutex_t lease_lock; /* guards lstore and the two below */
-    struct cw_store *lstore;
-    int lease_failing;     /* the last lease failed (logged once) */
-    double lease_retry_at; /* monotonic: no store call before this */
+    struct cw_store *lstore; /* used by one lease at a time (the allowance's
+                                contract: inc_state is the only caller) */
+    int lease_failing;       /* the last lease failed (logged once) */
+    double lease_retry_at;   /* monotonic: no store call before this */
 
     /* the running experiment (meta "experiment"), copied by each thread
      * when exp_gen changes */
@@ -523,6 +523,9 @@ void cw_srv_incentives_put(struct cw_srv_inc *inc);
 int cw_srv_parse_decide_incentives(json_t *root,
                                    struct cw_incentive_session *out,
                                    struct cw_srv_error *e);
+
+/* Seconds on the monotonic clock (server.c). */
+double cw_srv_mono(void);
 
 /* One JSON log line on stderr: {"ts","level","msg"[,"detail"]} plus
  * fields, a string of JSON members (",\"version\":3") or NULL. */

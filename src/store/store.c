@@ -237,3 +237,33 @@ void cw__store_now(char *out, size_t size)
     gmtime_r(&now, &tm);
     strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
+
+int cw__store_check_key_hash(const char *hash, struct cw_buf *err)
+{
+    return hash ? 0 : cw_err(err, CW_EINVAL, "key lookup without a hash");
+}
+
+int cw__store_check_key_id(const char *id, struct cw_buf *err)
+{
+    return id && *id ? 0 : cw_err(err, CW_EINVAL, "revoke: no key id");
+}
+
+int cw__store_check_webhook_id(const char *id, struct cw_buf *err)
+{
+    return id && *id ? 0
+                     : cw_err(err, CW_EINVAL, "webhook delivery without an id");
+}
+
+int cw__store_check_meta_key(const char *key, struct cw_buf *err)
+{
+    return key ? 0 : cw_err(err, CW_EINVAL, "setting without a key");
+}
+
+int cw__store_model_prepare(struct cw_model_info *info, struct cw_buf *err)
+{
+    if (!info->path[0])
+        return cw_err(err, CW_EINVAL, "model version without a path");
+    if (!info->created_at[0])
+        cw__store_now(info->created_at, sizeof(info->created_at));
+    return 0;
+}

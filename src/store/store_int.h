@@ -33,6 +33,15 @@ int cw__store_check_decisions(const struct cw_decision_rec *d, size_t n,
                               struct cw_buf *err);
 int cw__store_check_key(const struct cw_key_rec *k, struct cw_buf *err);
 int cw__store_check_idem(const struct cw_idem_rec *in, struct cw_buf *err);
+/* The other calls' arguments, CW_EINVAL when missing: a key lookup's
+ * hash, a revoked key's id, a webhook delivery's id, a setting's key. */
+int cw__store_check_key_hash(const char *hash, struct cw_buf *err);
+int cw__store_check_key_id(const char *id, struct cw_buf *err);
+int cw__store_check_webhook_id(const char *id, struct cw_buf *err);
+int cw__store_check_meta_key(const char *key, struct cw_buf *err);
+/* A model version to add: it needs a path (CW_EINVAL); created_at, when
+ * empty, becomes now. */
+int cw__store_model_prepare(struct cw_model_info *info, struct cw_buf *err);
 /* A budget lease's arguments: none negative (CW_EINVAL). */
 int cw__store_check_lease(int64_t day, int64_t limit, int64_t want,
                           struct cw_buf *err);

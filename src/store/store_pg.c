@@ -244,14 +244,14 @@ static const struct {
 #undef SCAN_SQL
 };
 
-/* What find_key's and idem_claim's records point at: the result they were
- * read from, kept until the next call of the same op. */
 struct pg {
     struct cw_store base; /* first: a struct cw_store * is a struct pg * */
     PGconn *conn;
-    int in_tx;    /* begin succeeded and neither commit nor rollback since */
-    int prepared; /* the statements exist on this connection */
+    int in_tx;         /* begin succeeded and neither commit nor rollback
+                          since */
     unsigned scanning; /* bit per enum scan in progress */
+    /* what find_key's and idem_claim's records point at: the result they
+     * were read from, kept until the next call of the same op */
     PGresult *key_res, *idem_res;
 };
 
@@ -364,7 +364,6 @@ static int prepare_all(struct pg *g, struct cw_buf *err)
         if (code)
             return code;
     }
-    g->prepared = 1;
     return 0;
 }
 
@@ -392,7 +391,6 @@ static int ensure(struct pg *g, struct cw_buf *err)
     PQreset(g->conn);
     if (PQstatus(g->conn) != CONNECTION_OK)
         return pgerr(g, NULL, err, "reconnecting to the postgresql server");
-    g->prepared = 0;
     g->scanning = 0;
     int code = configure(g, err);
     return code ? code : prepare_all(g, err);
@@ -738,6 +736,13 @@ static int pg_put_return(struct cw_store *s, const struct cw_return_rec *r,
     return code ? code : put_record(pg_of(s), &put, err);
 }
 
+/* A batch that failed as a whole (the connection, not one record). */
+static int batch_err(struct pg *g, const PGresult *r, size_t n,
+                     struct cw_buf *err)
+{
+    return pgerr(g, r, err, "writing a batch of %zu records", n);
+}
+
 /* Reads the answers to the first `sent` statements of the records of p and
  * then the sync's, filling in each record's added. After a statement that
  * failed the server skipped the rest (PGRES_PIPELINE_ABORTED), so the first
@@ -755,8 +760,7 @@ static int read_answers(struct pg *g, struct cw_store_put *p, size_t n,
             PGresult *r = PQgetResult(g->conn);
             if (!r) { /* no answer at all: the connection failed */
                 if (!code)
-                    code = pgerr(g, NULL, err, "writing a batch of %zu records",
-                                 n);
+                    code = batch_err(g, NULL, n, err);
                 return code;
             }
             if (result_ok(r)) {
@@ -764,7 +768,7 @@ static int read_answers(struct pg *g, struct cw_store_put *p, size_t n,
                     p[i].added = record_added(&p[i], r);
             } else if (!code && code_of(g, r) == CW_EIO) {
                 /* the connection, lost: no fault of this record's */
-                code = pgerr(g, r, err, "writing a batch of %zu records", n);
+                code = batch_err(g, r, n, err);
             } else if (!code && PQresultStatus(r) != PGRES_PIPELINE_ABORTED) {
                 char subject[512];
                 record_subject(&p[i], part, subject, sizeof(subject));
@@ -806,7 +810,7 @@ static int pg_put_batch(struct cw_store *s, struct cw_store_put *p, size_t n,
     if ((code = unit_begin(g, &own, err)))
         return code;
     if (!PQenterPipelineMode(g->conn)) {
-        code = pgerr(g, NULL, err, "writing a batch of %zu records", n);
+        code = batch_err(g, NULL, n, err);
         unit_end(g, own, 0, NULL);
         return code;
     }
@@ -821,16 +825,16 @@ static int pg_put_batch(struct cw_store *s, struct cw_store_put *p, size_t n,
                                     NULL, NULL, 0))
                 sent++;
             else
-                code = pgerr(g, NULL, err, "writing a batch of %zu records", n);
+                code = batch_err(g, NULL, n, err);
         }
     }
     /* without the sync the server would not answer: nothing to read */
     if (PQpipelineSync(g->conn))
         code = read_answers(g, p, n, sent, code, failed, err);
     else if (!code)
-        code = pgerr(g, NULL, err, "writing a batch of %zu records", n);
+        code = batch_err(g, NULL, n, err);
     if (!PQexitPipelineMode(g->conn) && !code)
-        code = pgerr(g, NULL, err, "writing a batch of %zu records", n);
+        code = batch_err(g, NULL, n, err);
     if (code) {
         unit_end(g, own, 0, NULL);
         return code;
@@ -1184,12 +1188,13 @@ static int pg_find_key(struct cw_store *s, const char *hash,
     PQclear(g->key_res);
     g->key_res = NULL;
     memset(out, 0, sizeof(*out));
-    if (!hash)
-        return cw_err(err, CW_EINVAL, "key lookup without a hash");
+    int code = cw__store_check_key_hash(hash, err);
+    if (code)
+        return code;
     struct params b = {0};
     p_text(&b, hash);
     PGresult *r;
-    int code = run(g, ST_KEY_FIND, &b, &r, err, "key lookup");
+    code = run(g, ST_KEY_FIND, &b, &r, err, "key lookup");
     if (code)
         return code;
     if (PQntuples(r) == 0) {
@@ -1229,12 +1234,13 @@ static int pg_scan_keys(struct cw_store *s,
 static int pg_revoke_key(struct cw_store *s, const char *id, struct cw_buf *err)
 {
     struct pg *g = pg_of(s);
-    if (!id || !*id)
-        return cw_err(err, CW_EINVAL, "revoke: no key id");
+    int code = cw__store_check_key_id(id, err);
+    if (code)
+        return code;
     struct params b = {0};
     p_text(&b, id);
     PGresult *r;
-    int code = run(g, ST_KEY_REVOKED, &b, &r, err, "key '%s'", id);
+    code = run(g, ST_KEY_REVOKED, &b, &r, err, "key '%s'", id);
     if (code)
         return code;
     int found = PQntuples(r) > 0;
@@ -1330,8 +1336,9 @@ static int pg_put_webhook(struct cw_store *s, const char *id, const char *topic,
                           const char *shop, const char *body,
                           struct cw_buf *err)
 {
-    if (!id || !*id)
-        return cw_err(err, CW_EINVAL, "webhook delivery without an id");
+    int code = cw__store_check_webhook_id(id, err);
+    if (code)
+        return code;
     struct params b = {0};
     p_text(&b, id);
     p_text(&b, topic);
@@ -1351,10 +1358,9 @@ static void field(char *dst, const char *src, size_t size)
 static int pg_model_add(struct cw_store *s, struct cw_model_info *info,
                         struct cw_buf *err)
 {
-    if (!info->path[0])
-        return cw_err(err, CW_EINVAL, "model version without a path");
-    if (!info->created_at[0])
-        cw__store_now(info->created_at, sizeof(info->created_at));
+    int code = cw__store_model_prepare(info, err);
+    if (code)
+        return code;
     char path[sizeof(info->path) + 1], sum[sizeof(info->checksum) + 1],
         created[sizeof(info->created_at) + 1];
     field(path, info->path, sizeof(info->path));
@@ -1368,7 +1374,7 @@ static int pg_model_add(struct cw_store *s, struct cw_model_info *info,
     p_int(&b, info->customers, 0);
     p_int(&b, info->baskets, 0);
     PGresult *r;
-    int code = run(pg_of(s), ST_MODEL_ADD, &b, &r, err, "model '%s'", path);
+    code = run(pg_of(s), ST_MODEL_ADD, &b, &r, err, "model '%s'", path);
     if (code)
         return code;
     info->version = col_int(r, 0, 0, 0);
@@ -1419,12 +1425,13 @@ static int pg_meta_get(struct cw_store *s, const char *key, char **out,
                        struct cw_buf *err)
 {
     *out = NULL;
-    if (!key)
-        return cw_err(err, CW_EINVAL, "setting without a key");
+    int code = cw__store_check_meta_key(key, err);
+    if (code)
+        return code;
     struct params b = {0};
     p_text(&b, key);
     PGresult *r;
-    int code = run(pg_of(s), ST_META_GET, &b, &r, err, "setting '%s'", key);
+    code = run(pg_of(s), ST_META_GET, &b, &r, err, "setting '%s'", key);
     if (code)
         return code;
     if (PQntuples(r) == 1)
@@ -1439,8 +1446,9 @@ static int pg_meta_get(struct cw_store *s, const char *key, char **out,
 static int pg_meta_set(struct cw_store *s, const char *key, const char *value,
                        struct cw_buf *err)
 {
-    if (!key)
-        return cw_err(err, CW_EINVAL, "setting without a key");
+    int code = cw__store_check_meta_key(key, err);
+    if (code)
+        return code;
     struct params b = {0};
     p_text(&b, key);
     if (value)

@@ -317,6 +317,18 @@ static int run_plain(struct sq *q, enum stmt which, struct cw_buf *err,
     return run(q, &b, err, "%s", what);
 }
 
+/* Ends the savepoint what: rolled back when code says the work failed
+ * (code is returned), else released. */
+static int sp_end(struct sq *q, int code, struct cw_buf *err, const char *what)
+{
+    if (code) {
+        run_plain(q, ST_SP_ROLLBACK, NULL, what);
+        run_plain(q, ST_SP_RELEASE, NULL, what);
+        return code;
+    }
+    return run_plain(q, ST_SP_RELEASE, err, what);
+}
+
 static void idem_copy_release(struct idem_copy *c)
 {
     cw_free(c->hash);
@@ -453,12 +465,7 @@ static int sq_put_order(struct cw_store *s, const struct cw_order_rec *o,
         code =
             run(q, &c, err, "customer '%s' of order '%s'", o->customer, o->id);
     }
-    if (code) {
-        run_plain(q, ST_SP_ROLLBACK, NULL, "order savepoint");
-        run_plain(q, ST_SP_RELEASE, NULL, "order savepoint");
-        return code;
-    }
-    code = run_plain(q, ST_SP_RELEASE, err, "order savepoint");
+    code = sp_end(q, code, err, "order savepoint");
     return code ? code : added;
 }
 
@@ -542,14 +549,8 @@ static int sq_put_batch(struct cw_store *s, struct cw_store_put *p, size_t n,
             added += rc;
         }
     }
-    if (code && !alone) {
-        q->tx_failed = 1;
-    } else if (code) {
-        run_plain(q, ST_SP_ROLLBACK, NULL, "batch savepoint");
-        run_plain(q, ST_SP_RELEASE, NULL, "batch savepoint");
-    } else if (alone) {
-        code = run_plain(q, ST_SP_RELEASE, err, "batch savepoint");
-    }
+    if (alone)
+        code = sp_end(q, code, err, "batch savepoint");
     return code ? code : added;
 }
 
@@ -764,12 +765,7 @@ static int sq_put_decisions(struct cw_store *s, const struct cw_decision_rec *d,
         code = run(q, &b, err, "decision '%s'", d[i].id);
         added += !code && sqlite3_changes(q->db) > 0;
     }
-    if (code) {
-        run_plain(q, ST_SP_ROLLBACK, NULL, "decisions savepoint");
-        run_plain(q, ST_SP_RELEASE, NULL, "decisions savepoint");
-        return code;
-    }
-    code = run_plain(q, ST_SP_RELEASE, err, "decisions savepoint");
+    code = sp_end(q, code, err, "decisions savepoint");
     return code ? code : added;
 }
 
@@ -863,12 +859,13 @@ static int sq_find_key(struct cw_store *s, const char *hash,
     struct sq *q = sq_of(s);
     key_copy_release(&q->key);
     memset(out, 0, sizeof(*out));
-    if (!hash)
-        return cw_err(err, CW_EINVAL, "key lookup without a hash");
+    int code = cw__store_check_key_hash(hash, err);
+    if (code)
+        return code;
     struct bind b = {q->st[ST_KEY_FIND], 0, SQLITE_OK};
     bind_text(&b, hash);
     int rc = b.rc == SQLITE_OK ? sqlite3_step(b.st) : b.rc;
-    int code = 0;
+    code = 0;
     if (rc == SQLITE_ROW) {
         struct key_copy *k = &q->key;
         out->id = k->id = cw_strdup(col_text(b.st, 0));
@@ -912,8 +909,9 @@ static int sq_scan_keys(struct cw_store *s,
 static int sq_revoke_key(struct cw_store *s, const char *id, struct cw_buf *err)
 {
     struct sq *q = sq_of(s);
-    if (!id || !*id)
-        return cw_err(err, CW_EINVAL, "revoke: no key id");
+    int code = cw__store_check_key_id(id, err);
+    if (code)
+        return code;
     struct bind b = {q->st[ST_KEY_REVOKED], 0, SQLITE_OK};
     bind_text(&b, id);
     int rc = b.rc == SQLITE_OK ? sqlite3_step(b.st) : b.rc;
@@ -927,7 +925,7 @@ static int sq_revoke_key(struct cw_store *s, const char *id, struct cw_buf *err)
         return 0;
     struct bind u = {q->st[ST_KEY_REVOKE], 0, SQLITE_OK};
     bind_text(&u, id);
-    int code = run(q, &u, err, "key '%s'", id);
+    code = run(q, &u, err, "key '%s'", id);
     return code ? code : 1;
 }
 
@@ -1001,14 +999,15 @@ static int sq_put_webhook(struct cw_store *s, const char *id, const char *topic,
                           struct cw_buf *err)
 {
     struct sq *q = sq_of(s);
-    if (!id || !*id)
-        return cw_err(err, CW_EINVAL, "webhook delivery without an id");
+    int code = cw__store_check_webhook_id(id, err);
+    if (code)
+        return code;
     struct bind b = {q->st[ST_WEBHOOK_PUT], 0, SQLITE_OK};
     bind_text(&b, id);
     bind_text(&b, topic);
     bind_text(&b, shop);
     bind_text(&b, body);
-    int code = run(q, &b, err, "webhook delivery '%s'", id);
+    code = run(q, &b, err, "webhook delivery '%s'", id);
     return code ? code : sqlite3_changes(q->db) > 0;
 }
 
@@ -1024,10 +1023,9 @@ static int sq_model_add(struct cw_store *s, struct cw_model_info *info,
                         struct cw_buf *err)
 {
     struct sq *q = sq_of(s);
-    if (!info->path[0])
-        return cw_err(err, CW_EINVAL, "model version without a path");
-    if (!info->created_at[0])
-        cw__store_now(info->created_at, sizeof(info->created_at));
+    int code = cw__store_model_prepare(info, err);
+    if (code)
+        return code;
     struct bind b = {q->st[ST_MODEL_ADD], 0, SQLITE_OK};
     bind_field(&b, info->path, sizeof(info->path));
     bind_field(&b, info->checksum, sizeof(info->checksum));
@@ -1035,8 +1033,7 @@ static int sq_model_add(struct cw_store *s, struct cw_model_info *info,
     bind_int(&b, info->items, 0);
     bind_int(&b, info->customers, 0);
     bind_int(&b, info->baskets, 0);
-    int code =
-        run(q, &b, err, "model '%.*s'", (int)sizeof(info->path), info->path);
+    code = run(q, &b, err, "model '%.*s'", (int)sizeof(info->path), info->path);
     if (!code)
         info->version = sqlite3_last_insert_rowid(q->db);
     return code;
@@ -1087,12 +1084,13 @@ static int sq_meta_get(struct cw_store *s, const char *key, char **out,
 {
     struct sq *q = sq_of(s);
     *out = NULL;
-    if (!key)
-        return cw_err(err, CW_EINVAL, "setting without a key");
+    int code = cw__store_check_meta_key(key, err);
+    if (code)
+        return code;
     struct bind b = {q->st[ST_META_GET], 0, SQLITE_OK};
     bind_text(&b, key);
     int rc = b.rc == SQLITE_OK ? sqlite3_step(b.st) : b.rc;
-    int code = 0;
+    code = 0;
     if (rc == SQLITE_ROW)
         *out = cw_strdup(col_text(b.st, 0));
     else if (rc == SQLITE_DONE)
@@ -1108,8 +1106,9 @@ static int sq_meta_set(struct cw_store *s, const char *key, const char *value,
                        struct cw_buf *err)
 {
     struct sq *q = sq_of(s);
-    if (!key)
-        return cw_err(err, CW_EINVAL, "setting without a key");
+    int code = cw__store_check_meta_key(key, err);
+    if (code)
+        return code;
     struct bind b = {q->st[value ? ST_META_SET : ST_META_DEL], 0, SQLITE_OK};
     bind_text(&b, key);
     if (value)

@@ -668,10 +668,9 @@ static void test_constraint_violations(void **state)
     cw_store_close(s);
 }
 
-/* An order and its customer count are written together or not at all. */
-static void test_put_order_is_atomic(void **state)
+/* Makes the store (created first) refuse a customer whose id is BAD. */
+static void refuse_customer_bad(struct fx *f)
 {
-    struct fx *f = *state;
     cw_store_close(open_ok(f->db));
     sql_exec(f, Q(f,
                   "CREATE TRIGGER refuse_bad BEFORE INSERT ON customers "
@@ -682,6 +681,13 @@ static void test_put_order_is_atomic(void **state)
                   "RAISE EXCEPTION 'bad customer'; END IF; RETURN NEW; "
                   "END $$; CREATE TRIGGER refuse_bad BEFORE INSERT ON "
                   "customers FOR EACH ROW EXECUTE FUNCTION refuse_bad()"));
+}
+
+/* An order and its customer count are written together or not at all. */
+static void test_put_order_is_atomic(void **state)
+{
+    struct fx *f = *state;
+    refuse_customer_bad(f);
     struct cw_store *s = open_ok(f->db);
     const struct cw_store_ops *o = s->ops;
     struct cw_buf err = CW_BUF_INIT;
@@ -964,16 +970,7 @@ static void test_batch_bad_record(void **state)
 static void test_batch_order_customer_fails(void **state)
 {
     struct fx *f = *state;
-    cw_store_close(open_ok(f->db));
-    sql_exec(f, Q(f,
-                  "CREATE TRIGGER refuse_bad BEFORE INSERT ON customers "
-                  "WHEN NEW.id = 'BAD' BEGIN "
-                  "SELECT RAISE(ABORT, 'bad customer'); END",
-                  "CREATE FUNCTION refuse_bad() RETURNS trigger "
-                  "LANGUAGE plpgsql AS $$ BEGIN IF NEW.id = 'BAD' THEN "
-                  "RAISE EXCEPTION 'bad customer'; END IF; RETURN NEW; "
-                  "END $$; CREATE TRIGGER refuse_bad BEFORE INSERT ON "
-                  "customers FOR EACH ROW EXECUTE FUNCTION refuse_bad()"));
+    refuse_customer_bad(f);
     struct cw_store *s = open_ok(f->db);
     const struct cw_store_ops *o = s->ops;
     struct cw_order_rec good = order("O1", "C1", "2020-01-01 10:00:00");
