@@ -221,6 +221,7 @@ static int publish(struct cw_store *s, const char *db, const struct cw_model *m,
              (unsigned long long)cw_xxh3(file.buf, file.len));
     if ((rc = models_dir(s, db, o->models_dir, &path, err)) < 0)
         goto out;
+    size_t dir_len = path.len; /* the directory, absolute */
     cw_buf_addf(&path, "/model-%lld-%.8s.cwm", (long long)m->meta.trained_at,
                 hex);
     if (path.len >= sizeof(out->info.path)) {
@@ -250,8 +251,7 @@ static int publish(struct cw_store *s, const char *db, const struct cw_model *m,
         rc = s->ops->meta_set(s, "default_margin_rate", rate, &serr);
     if (rc == 0 && o->models_dir) {
         /* the absolute form, as every path in the registry */
-        size_t n = strlen(path.buf) - strlen(strrchr(path.buf, '/'));
-        char *dir = cw_strndup(path.buf, n);
+        char *dir = cw_strndup(path.buf, dir_len);
         rc = s->ops->meta_set(s, "models_dir", dir, &serr);
         cw_free(dir);
     }

@@ -672,8 +672,8 @@ struct cust {
 
 struct cw_incentive_state {
     _Atomic uint64_t budget; /* day << DAY_BITS | reserved */
-    /* the store-wide budget, when set (cw_incentive_state_set_allowance) */
-    int has_allowance;
+    /* the store-wide budget: lease NULL when none is set
+     * (cw_incentive_state_set_allowance) */
     struct cw_incentive_allowance allowance;
     _Atomic uint64_t leased; /* day << DAY_BITS | leased to this state;
                                 written only under lease_lock */
@@ -735,11 +735,21 @@ static int64_t day_of(int64_t now)
     return now >= 0 ? now / 86400 : 0;
 }
 
+/* The amount a day word (day << DAY_BITS | amount) holds for day: 0 when
+ * it holds an older day, -1 when it holds a later one (a request from an
+ * older clock). */
+static int64_t on_day(_Atomic uint64_t *word, uint64_t day)
+{
+    uint64_t w = atomic_load(word);
+    if (w >> DAY_BITS > day)
+        return -1;
+    return w >> DAY_BITS == day ? (int64_t)(w & SPENT_MASK) : 0;
+}
+
 int64_t cw_incentive_state_spent(struct cw_incentive_state *s, int64_t now)
 {
-    uint64_t w = atomic_load(&s->budget);
-    return (int64_t)(w >> DAY_BITS) == day_of(now) ? (int64_t)(w & SPENT_MASK)
-                                                   : 0;
+    int64_t v = on_day(&s->budget, (uint64_t)day_of(now));
+    return v > 0 ? v : 0;
 }
 
 /* What may have been reserved by now: the whole budget, or with even
@@ -761,19 +771,14 @@ static int64_t paced(int64_t budget, enum cw_pacing pacing, int64_t now)
 void cw_incentive_state_set_allowance(struct cw_incentive_state *s,
                                       const struct cw_incentive_allowance *a)
 {
-    s->has_allowance = a && a->lease;
-    if (s->has_allowance)
-        s->allowance = *a;
+    s->allowance =
+        a && a->lease ? *a : (struct cw_incentive_allowance){NULL, NULL};
 }
 
-/* What is leased to s for day: 0 when the word holds an older day, -1 when
- * it holds a later one (a request from an older clock). */
+/* What is leased to s for day (see on_day). */
 static int64_t leased_for(struct cw_incentive_state *s, uint64_t day)
 {
-    uint64_t w = atomic_load(&s->leased);
-    if (w >> DAY_BITS > day)
-        return -1;
-    return w >> DAY_BITS == day ? (int64_t)(w & SPENT_MASK) : 0;
+    return on_day(&s->leased, day);
 }
 
 int64_t cw_incentive_state_leased(struct cw_incentive_state *s, int64_t now)
@@ -846,7 +851,7 @@ int cw_incentive_budget_reserve(struct cw_incentive_state *s, int64_t budget,
             spent = 0;
         if (spent + amount > allowed)
             return 0;
-        if (s->has_allowance) {
+        if (s->allowance.lease) {
             /* the leased word only grows within a day, so a value read
              * before the CAS below is a lower bound of the one after it:
              * what is reserved never passes what was leased */

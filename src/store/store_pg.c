@@ -319,22 +319,32 @@ static int code_of(struct pg *g, const PGresult *r)
 }
 
 /* Fails with the code for r and "SUBJECT: the server's message". */
-static int pgerr(struct pg *g, const PGresult *r, struct cw_buf *err,
-                 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int pgerr(struct pg *g, const PGresult *r, struct cw_buf *err,
-                 const char *fmt, ...)
+static int vpgerr(struct pg *g, const PGresult *r, struct cw_buf *err,
+                  const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+static int vpgerr(struct pg *g, const PGresult *r, struct cw_buf *err,
+                  const char *fmt, va_list ap)
 {
     char subject[512];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(subject, sizeof(subject), fmt, ap);
-    va_end(ap);
     const char *msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
     if (!msg)
         msg = PQerrorMessage(g->conn);
     size_t n = strcspn(msg, "\n"); /* libpq's messages end in a newline */
     return cw_err(err, code_of(g, r), "%s: %.*s", subject, (int)n,
                   *msg ? msg : "no answer from the server");
+}
+
+static int pgerr(struct pg *g, const PGresult *r, struct cw_buf *err,
+                 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int pgerr(struct pg *g, const PGresult *r, struct cw_buf *err,
+                 const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int code = vpgerr(g, r, err, fmt, ap);
+    va_end(ap);
+    return code;
 }
 
 static int result_ok(const PGresult *r)
@@ -403,12 +413,13 @@ static int in_transaction(struct pg *g)
 
 /* Runs statement which with p. On success *out is the result (the caller
  * clears it) when out is given; else a CW_E* code with "SUBJECT: ..." in err
- * (inside a transaction, the transaction has failed: see the top). */
-static int run(struct pg *g, enum stmt which, const struct params *p,
-               PGresult **out, struct cw_buf *err, const char *fmt, ...)
-    __attribute__((format(printf, 6, 7)));
-static int run(struct pg *g, enum stmt which, const struct params *p,
-               PGresult **out, struct cw_buf *err, const char *fmt, ...)
+ * (inside a transaction, the transaction has failed: see the top). SUBJECT
+ * is fmt, formatted only on a failure. */
+static int vrun(struct pg *g, enum stmt which, const struct params *p,
+                PGresult **out, struct cw_buf *err, const char *fmt, va_list ap)
+    __attribute__((format(printf, 6, 0)));
+static int vrun(struct pg *g, enum stmt which, const struct params *p,
+                PGresult **out, struct cw_buf *err, const char *fmt, va_list ap)
 {
     if (out)
         *out = NULL;
@@ -418,12 +429,7 @@ static int run(struct pg *g, enum stmt which, const struct params *p,
     PGresult *r = PQexecPrepared(g->conn, stmt_name[which], p ? p->n : 0,
                                  p ? p->v : NULL, NULL, NULL, 0);
     if (!result_ok(r)) {
-        char subject[512];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(subject, sizeof(subject), fmt, ap);
-        va_end(ap);
-        code = pgerr(g, r, err, "%s", subject);
+        code = vpgerr(g, r, err, fmt, ap);
         PQclear(r);
         return code;
     }
@@ -432,6 +438,19 @@ static int run(struct pg *g, enum stmt which, const struct params *p,
     else
         PQclear(r);
     return 0;
+}
+
+static int run(struct pg *g, enum stmt which, const struct params *p,
+               PGresult **out, struct cw_buf *err, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+static int run(struct pg *g, enum stmt which, const struct params *p,
+               PGresult **out, struct cw_buf *err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int code = vrun(g, which, p, out, err, fmt, ap);
+    va_end(ap);
+    return code;
 }
 
 /* Rows a command changed (INSERT ... DO NOTHING: 1 added, 0 already). */
@@ -448,13 +467,11 @@ static int put(struct pg *g, enum stmt which, const struct params *p,
 static int put(struct pg *g, enum stmt which, const struct params *p,
                struct cw_buf *err, const char *fmt, ...)
 {
-    char subject[512];
+    PGresult *r;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(subject, sizeof(subject), fmt, ap);
+    int code = vrun(g, which, p, &r, err, fmt, ap);
     va_end(ap);
-    PGresult *r;
-    int code = run(g, which, p, &r, err, "%s", subject);
     if (code)
         return code;
     code = changed(r);
