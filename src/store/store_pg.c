@@ -548,12 +548,17 @@ static int unit_begin(struct pg *g, int *own, struct cw_buf *err)
     return *own ? command(g, "BEGIN", err, "begin transaction") : 0;
 }
 
-static int unit_end(struct pg *g, int own, int ok, struct cw_buf *err)
+/* Ends the unit whose work returned code: rolled back when code is a
+ * failure (code is returned), committed when not (the commit's failure,
+ * if any, is returned). */
+static int unit_end(struct pg *g, int own, int code, struct cw_buf *err)
 {
     if (!own)
-        return 0;
-    if (!ok)
-        return command(g, "ROLLBACK", NULL, "rollback");
+        return code;
+    if (code) {
+        command(g, "ROLLBACK", NULL, "rollback");
+        return code;
+    }
     return command(g, "COMMIT", err, "commit");
 }
 
@@ -712,12 +717,8 @@ static int put_record(struct pg *g, struct cw_store_put *p, struct cw_buf *err)
             p->added = record_added(p, r);
         PQclear(r);
     }
-    if (parts > 1) {
-        if (code)
-            unit_end(g, own, 0, NULL);
-        else
-            code = unit_end(g, own, 1, err);
-    }
+    if (parts > 1)
+        code = unit_end(g, own, code, err);
     return code ? code : p->added;
 }
 
@@ -826,11 +827,8 @@ static int pg_put_batch(struct cw_store *s, struct cw_store_put *p, size_t n,
         p[i].added = 0;
     if ((code = unit_begin(g, &own, err)))
         return code;
-    if (!PQenterPipelineMode(g->conn)) {
-        code = batch_err(g, NULL, n, err);
-        unit_end(g, own, 0, NULL);
-        return code;
-    }
+    if (!PQenterPipelineMode(g->conn))
+        return unit_end(g, own, batch_err(g, NULL, n, err), err);
     size_t sent = 0;
     for (size_t i = 0; i < n && !code; i++) {
         enum stmt st[2];
@@ -852,11 +850,7 @@ static int pg_put_batch(struct cw_store *s, struct cw_store_put *p, size_t n,
         code = batch_err(g, NULL, n, err);
     if (!PQexitPipelineMode(g->conn) && !code)
         code = batch_err(g, NULL, n, err);
-    if (code) {
-        unit_end(g, own, 0, NULL);
-        return code;
-    }
-    if ((code = unit_end(g, own, 1, err)))
+    if ((code = unit_end(g, own, code, err)))
         return code;
     int added = 0;
     for (size_t i = 0; i < n; i++)
@@ -1128,8 +1122,8 @@ static int pg_put_decisions(struct cw_store *s, const struct cw_decision_rec *d,
     cw_buf_release(&sql);
     cw_free(num);
     cw_free(v);
-    int end = unit_end(g, own, code == 0, code ? NULL : err);
-    return code ? code : end ? end : added;
+    code = unit_end(g, own, code, err);
+    return code ? code : added;
 }
 
 static int decision_row(const PGresult *r, int i, const struct scan_cb *cb)
