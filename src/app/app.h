@@ -125,6 +125,17 @@ size_t cw_app_assumptions(const struct cw_model *m, const struct cw_decision *d,
 int cw_app_read_lines(const char *file, struct cw_dataset *ds, size_t *rows,
                       size_t *skipped, struct cw_buf *err);
 
+/* ---- records.c: owned copies of imported records ---- */
+
+/* dst gets src's values and its own copies of src's strings; release frees
+ * those strings. */
+void cw__app_product_copy(struct cw_product_rec *dst,
+                          const struct cw_product_rec *src);
+void cw__app_product_release(struct cw_product_rec *p);
+void cw__app_return_copy(struct cw_return_rec *dst,
+                         const struct cw_return_rec *src);
+void cw__app_return_release(struct cw_return_rec *r);
+
 /* ---- import (import_file.c): `cartwise import` ---- */
 
 /* Records are written CW_APP_IMPORT_BATCH at a time with the store's

@@ -62,13 +62,7 @@ static void drop(struct sink_state *st, size_t i)
     struct waiting *w = &st->wait[i];
     switch (st->put[i].kind) {
     case CW_STORE_PRODUCT:
-        cw_free((char *)w->rec.product.sku);
-        cw_free((char *)w->rec.product.group);
-        cw_free((char *)w->rec.product.title);
-        cw_free((char *)w->rec.product.category);
-        cw_free((char *)w->rec.product.currency);
-        cw_free((char *)w->rec.product.attributes);
-        cw_free((char *)w->rec.product.tier_group);
+        cw__app_product_release(&w->rec.product);
         return;
     case CW_STORE_ORDER:
         cw_free((char *)w->rec.order.id);
@@ -81,11 +75,7 @@ static void drop(struct sink_state *st, size_t i)
         cw_free((char *)w->rec.line.sku);
         return;
     case CW_STORE_RETURN:
-        cw_free((char *)w->rec.ret.id);
-        cw_free((char *)w->rec.ret.order_id);
-        cw_free((char *)w->rec.ret.customer);
-        cw_free((char *)w->rec.ret.sku);
-        cw_free((char *)w->rec.ret.ts);
+        cw__app_return_release(&w->rec.ret);
         return;
     }
 }
@@ -187,15 +177,7 @@ static int sink_product(void *ctx, const struct cw_product_rec *p)
     struct sink_state *st = ctx;
     st->out->products_no_cost += p->cost == CW_MONEY_UNKNOWN;
     note_currency(st, p->currency);
-    struct cw_product_rec *c = &st->wait[st->n].rec.product;
-    *c = *p;
-    c->sku = cw_strdup(p->sku);
-    c->group = cw_strdup(p->group);
-    c->title = cw_strdup(p->title);
-    c->category = cw_strdup(p->category);
-    c->currency = cw_strdup(p->currency);
-    c->attributes = cw_strdup(p->attributes);
-    c->tier_group = cw_strdup(p->tier_group);
+    cw__app_product_copy(&st->wait[st->n].rec.product, p);
     return wait_for_batch(st, CW_STORE_PRODUCT);
 }
 
@@ -225,13 +207,7 @@ static int sink_line(void *ctx, const struct cw_line_rec *l)
 static int sink_return(void *ctx, const struct cw_return_rec *r)
 {
     struct sink_state *st = ctx;
-    struct cw_return_rec *c = &st->wait[st->n].rec.ret;
-    *c = *r;
-    c->id = cw_strdup(r->id);
-    c->order_id = cw_strdup(r->order_id);
-    c->customer = cw_strdup(r->customer);
-    c->sku = cw_strdup(r->sku);
-    c->ts = cw_strdup(r->ts);
+    cw__app_return_copy(&st->wait[st->n].rec.ret, r);
     return wait_for_batch(st, CW_STORE_RETURN);
 }
 

@@ -63,15 +63,7 @@ static int on_product(void *ctx, const struct cw_product_rec *p)
 {
     struct load *ld = ctx;
     CW_GROW(ld->products, ld->cap_products, ld->n_products + 1);
-    struct cw_product_rec *q = &ld->products[ld->n_products++];
-    *q = *p;
-    q->sku = cw_strdup(p->sku);
-    q->group = cw_strdup(p->group);
-    q->title = cw_strdup(p->title);
-    q->category = cw_strdup(p->category);
-    q->currency = cw_strdup(p->currency);
-    q->attributes = cw_strdup(p->attributes);
-    q->tier_group = cw_strdup(p->tier_group);
+    cw__app_product_copy(&ld->products[ld->n_products++], p);
     return 0;
 }
 
@@ -79,38 +71,18 @@ static int on_return(void *ctx, const struct cw_return_rec *r)
 {
     struct load *ld = ctx;
     CW_GROW(ld->returns, ld->cap_returns, ld->n_returns + 1);
-    struct cw_return_rec *q = &ld->returns[ld->n_returns++];
-    *q = *r;
-    q->id = cw_strdup(r->id);
-    q->order_id = cw_strdup(r->order_id);
-    q->customer = cw_strdup(r->customer);
-    q->sku = cw_strdup(r->sku);
-    q->ts = cw_strdup(r->ts);
+    cw__app_return_copy(&ld->returns[ld->n_returns++], r);
     return 0;
 }
 
 static void load_release(struct load *ld)
 {
     cw_dataset_release(&ld->ds);
-    for (size_t i = 0; i < ld->n_products; i++) {
-        struct cw_product_rec *p = &ld->products[i];
-        cw_free((char *)p->sku);
-        cw_free((char *)p->group);
-        cw_free((char *)p->title);
-        cw_free((char *)p->category);
-        cw_free((char *)p->currency);
-        cw_free((char *)p->attributes);
-        cw_free((char *)p->tier_group);
-    }
+    for (size_t i = 0; i < ld->n_products; i++)
+        cw__app_product_release(&ld->products[i]);
     cw_free(ld->products);
-    for (size_t i = 0; i < ld->n_returns; i++) {
-        struct cw_return_rec *r = &ld->returns[i];
-        cw_free((char *)r->id);
-        cw_free((char *)r->order_id);
-        cw_free((char *)r->customer);
-        cw_free((char *)r->sku);
-        cw_free((char *)r->ts);
-    }
+    for (size_t i = 0; i < ld->n_returns; i++)
+        cw__app_return_release(&ld->returns[i]);
     cw_free(ld->returns);
     cw_buf_release(&ld->err);
 }
